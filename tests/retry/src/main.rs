@@ -1,0 +1,3 @@
+fn main() {
+    grade_kit::main(vec![])
+}
