@@ -27,8 +27,14 @@ use crate::check::{Body, Check};
 /// Set while a check runs on a paused clock, so deadlines know not to scale.
 pub(crate) static CLOCK_PAUSED: AtomicBool = AtomicBool::new(false);
 
-/// The most recent panic's message and location, recorded by the panic hook.
-static LAST_PANIC: Mutex<Option<(String, Option<String>)>> = Mutex::new(None);
+/// Every panic so far: message, location and thread, recorded by the panic hook.
+static PANICS: Mutex<Vec<PanicRecord>> = Mutex::new(Vec::new());
+
+struct PanicRecord {
+    message: String,
+    location: Option<String>,
+    thread: String,
+}
 
 /// Runs the suite: the entry point every suite's `main` calls. Never returns.
 pub fn main(checks: Vec<Check>) -> ! {
@@ -116,32 +122,55 @@ pub(crate) fn run_check(check: &Check) -> Verdict {
             result
         }
     }));
-    match outcome {
+    let mut panics = PANICS
+        .lock()
+        .map(|mut panics| std::mem::take(&mut *panics))
+        .unwrap_or_default();
+    let verdict = match outcome {
         Ok(Ok(())) => Verdict::Pass,
         Ok(Err(failure)) => Verdict::Fail(failure),
-        Err(payload) => {
-            let recorded = LAST_PANIC.lock().ok().and_then(|mut last| last.take());
-            let (message, location) =
-                recorded.unwrap_or_else(|| (payload_message(&*payload), None));
-            Verdict::Panicked { message, location }
-        }
+        Err(payload) => match panics.pop() {
+            Some(PanicRecord {
+                message, location, ..
+            }) => Verdict::Panicked { message, location },
+            None => Verdict::Panicked {
+                message: payload_message(&*payload),
+                location: None,
+            },
+        },
+    };
+    // Panics that did not end the check (in spawned tasks or threads) still tell the
+    // candidate something: they go to stderr, which the report shows for failing checks.
+    for PanicRecord {
+        message,
+        location,
+        thread,
+    } in panics
+    {
+        let at = location.map(|l| format!(" at {l}")).unwrap_or_default();
+        eprintln!("note: thread '{thread}' panicked{at}: {message}");
     }
+    verdict
 }
 
-/// Records every panic's message and location (the payload alone loses the location), then
-/// lets the default hook print it to stderr as usual, where the report's captured output shows
-/// it with its backtrace hint.
+/// Records every panic's message, location and thread instead of printing it: the payload
+/// alone loses the location, and the default hook's text would only repeat, in the captured
+/// output, what the report already says.
 fn install_panic_hook() {
-    let default_hook = panic::take_hook();
-    panic::set_hook(Box::new(move |info| {
-        let message = payload_message(info.payload());
-        let location = info
-            .location()
-            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
-        if let Ok(mut last) = LAST_PANIC.lock() {
-            *last = Some((message, location));
+    panic::set_hook(Box::new(|info| {
+        let record = PanicRecord {
+            message: payload_message(info.payload()),
+            location: info
+                .location()
+                .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column())),
+            thread: std::thread::current()
+                .name()
+                .unwrap_or("unnamed")
+                .to_owned(),
+        };
+        if let Ok(mut panics) = PANICS.lock() {
+            panics.push(record);
         }
-        default_hook(info);
     }));
 }
 
