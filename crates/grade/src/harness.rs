@@ -44,6 +44,8 @@ pub struct Harness {
     target_dir: PathBuf,
     attempt_dir: PathBuf,
     suite_package: String,
+    /// Removed when the harness is dropped, for attempts outside the checkout.
+    _temporary: Option<tempfile::TempDir>,
 }
 
 /// What a build produced.
@@ -109,14 +111,24 @@ impl Harness {
             reason,
         })?;
 
-        let mut hasher = DefaultHasher::new();
-        attempt_dir.hash(&mut hasher);
-        let dir = repo.state_dir().join("harness").join(format!(
-            "{}-{:016x}",
-            exercise.slug,
-            hasher.finish()
-        ));
-        std::fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
+        // Attempts inside the checkout (the candidate's, the reference) keep their harness in
+        // `.grade/harness/`, so a re-grade reuses it untouched. An attempt elsewhere (a
+        // submission, a fixture) gets a temporary one that goes with the run: nothing of a
+        // one-off grading outlives it but the shared compiled dependencies.
+        let (dir, temporary) = if attempt_dir.starts_with(repo.root()) {
+            let mut hasher = DefaultHasher::new();
+            attempt_dir.hash(&mut hasher);
+            let name = format!("{}-{:016x}", exercise.slug, hasher.finish());
+            let dir = repo.state_dir().join("harness").join(name);
+            std::fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
+            (dir, None)
+        } else {
+            let temporary = tempfile::Builder::new()
+                .prefix("grade-harness-")
+                .tempdir()
+                .map_err(io("cannot create a temporary directory in", std::env::temp_dir()))?;
+            (temporary.path().to_owned(), Some(temporary))
+        };
         let manifest_path = dir.join("Cargo.toml");
         // Rewrite only on change: an untouched manifest keeps cargo's fingerprints warm.
         if std::fs::read_to_string(&manifest_path).ok().as_deref() != Some(manifest.as_str()) {
@@ -132,6 +144,7 @@ impl Harness {
             target_dir: repo.target_dir(),
             attempt_dir,
             suite_package,
+            _temporary: temporary,
         })
     }
 

@@ -37,6 +37,7 @@ impl Repo {
         if let Some(root) = std::env::var_os("GRADE_ROOT") {
             let root = PathBuf::from(root);
             return if Self::is_root(&root) {
+                let root = root.canonicalize().unwrap_or(root);
                 Ok(Self { root })
             } else {
                 Err(GradeError::NoRoot { start: root })
@@ -46,9 +47,7 @@ impl Repo {
         start
             .ancestors()
             .find(|dir| Self::is_root(dir))
-            .map(|root| Self {
-                root: root.to_path_buf(),
-            })
+            .map(|root| Self { root: root.canonicalize().unwrap_or_else(|_| root.to_path_buf()) })
             .ok_or(GradeError::NoRoot { start })
     }
 

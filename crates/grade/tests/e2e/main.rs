@@ -1,0 +1,19 @@
+//! End-to-end tests: the real `grade` binary over the real exercises and fixture attempts.
+//!
+//! One integration binary (as ripgrep does) so the suite links once. Every test drives
+//! `grade` as a user would, with `GRADE_ROOT` pointing at this checkout and `NO_COLOR` set,
+//! and asserts on its exit code and its report.
+//!
+//! # Layout
+//! - `util`: running the binary, reading fixtures, materialising fixture attempts.
+//! - `cli`: arguments, errors and exit codes.
+//! - `exercises`: every reference scores 100%, every stub fails (`grade verify`), and every
+//!   fixture attempt fails exactly the checks it says it fails.
+//! - `hostile`: attempts that loop, deadlock, abort, overflow, eat memory or leave children.
+//! - `reports`: snapshots of the human and JUnit reports, JSON against its schema.
+
+mod cli;
+mod exercises;
+mod hostile;
+mod reports;
+mod util;

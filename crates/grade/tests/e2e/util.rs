@@ -1,0 +1,176 @@
+//! Helpers: the `grade` command, fixtures and their materialised attempts.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The checkout's root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("the checkout exists")
+}
+
+/// `grade`, run from the checkout's root with colours off.
+pub fn grade() -> Command {
+    let mut command = Command::cargo_bin("grade").expect("the grade binary is built");
+    command.current_dir(root()).env("GRADE_ROOT", root()).env("NO_COLOR", "1").env_remove("CLICOLOR_FORCE");
+    command
+}
+
+/// A broken attempt, described as edits to the reference solution.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fixture {
+    /// The bug, in one sentence.
+    pub description: String,
+    /// Exactly the checks this attempt fails (for exercise fixtures).
+    #[serde(default)]
+    pub fails: Vec<String>,
+    /// For hostile fixtures: the exercise, the one check to run, its expected status.
+    #[serde(default)]
+    pub exercise: Option<String>,
+    #[serde(default)]
+    pub check: Option<String>,
+    #[serde(default)]
+    pub outcome: Option<String>,
+    /// Extra arguments for `grade`.
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(rename = "edit")]
+    pub edits: Vec<Edit>,
+    /// File name, for messages.
+    #[serde(skip)]
+    pub name: String,
+}
+
+/// One search/replace edit.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Edit {
+    #[serde(default = "default_file")]
+    pub file: String,
+    pub find: String,
+    pub replace: String,
+}
+
+fn default_file() -> String {
+    "src/lib.rs".to_owned()
+}
+
+/// Every fixture in `crates/grade/tests/fixtures/<folder>/`, sorted by name.
+pub fn fixtures(folder: &str) -> Vec<Fixture> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(folder);
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut fixture: Fixture =
+                toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            fixture.name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            fixture
+        })
+        .collect()
+}
+
+/// Copies the reference solution of `slug` into a temporary folder and applies the edits.
+/// Panics when a `find` does not occur exactly once: a fixture that silently stopped applying
+/// would test nothing.
+pub fn materialize(slug: &str, fixture: &Fixture) -> tempfile::TempDir {
+    let temp = tempfile::Builder::new().prefix(&format!("fixture-{}-", fixture.name)).tempdir().unwrap();
+    copy_crate(&root().join("reference-solutions").join(slug), temp.path());
+    for edit in &fixture.edits {
+        let path = temp.path().join(&edit.file);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let count = text.matches(edit.find.as_str()).count();
+        assert_eq!(count, 1, "fixture {}: `find` occurs {count} times in {} (must be once):\n{}", fixture.name, edit.file, edit.find);
+        std::fs::write(&path, text.replacen(&edit.find, &edit.replace, 1)).unwrap();
+    }
+    temp
+}
+
+/// Copies a crate's sources (not `target/`).
+pub fn copy_crate(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "target" || name == "Cargo.lock" {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_crate(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Runs `grade <args> --format json`; returns the exit code and the parsed report.
+pub fn grade_json(args: &[&str]) -> (i32, Value) {
+    let output = grade().args(args).args(["--format", "json"]).output().unwrap();
+    let code = output.status.code().unwrap_or(-1);
+    let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "grade {args:?} printed no JSON report ({e}); exit {code}\nstdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (code, report)
+}
+
+/// Ids of the checks in a JSON report that did not pass.
+pub fn failing(report: &Value) -> BTreeSet<String> {
+    checks(report).filter(|c| c["status"] != "pass").map(|c| c["id"].as_str().unwrap().to_owned()).collect()
+}
+
+/// The report's checks.
+pub fn checks(report: &Value) -> impl Iterator<Item = &Value> {
+    report["checks"].as_array().expect("a checks array").iter()
+}
+
+/// One line per check that did not pass: id, status, message.
+pub fn describe_failures(report: &Value) -> String {
+    checks(report)
+        .filter(|c| c["status"] != "pass")
+        .map(|c| format!("  {} [{}] {}", c["id"].as_str().unwrap(), c["status"].as_str().unwrap(), c["message"].as_str().unwrap_or("")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Every check id an exercise's metadata lists.
+pub fn check_ids(slug: &str) -> Vec<String> {
+    let path = root().join("exercises").join(slug).join("exercise.toml");
+    let meta: toml::Value = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    meta["criteria"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["checks"].as_array().unwrap().iter().map(|id| id.as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// Pids of live (non-zombie) processes whose command line contains `needle`.
+pub fn processes_matching(needle: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let zombie = std::fs::read_to_string(entry.path().join("stat")).is_ok_and(|s| {
+            s.rfind(')').is_some_and(|i| s[i + 1..].trim_start().starts_with('Z'))
+        });
+        if !zombie && String::from_utf8_lossy(&cmdline).replace('\0', " ").contains(needle) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
