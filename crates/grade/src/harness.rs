@@ -126,7 +126,10 @@ impl Harness {
             let temporary = tempfile::Builder::new()
                 .prefix("grade-harness-")
                 .tempdir()
-                .map_err(io("cannot create a temporary directory in", std::env::temp_dir()))?;
+                .map_err(io(
+                    "cannot create a temporary directory in",
+                    std::env::temp_dir(),
+                ))?;
             (temporary.path().to_owned(), Some(temporary))
         };
         let manifest_path = dir.join("Cargo.toml");

@@ -47,7 +47,9 @@ impl Repo {
         start
             .ancestors()
             .find(|dir| Self::is_root(dir))
-            .map(|root| Self { root: root.canonicalize().unwrap_or_else(|_| root.to_path_buf()) })
+            .map(|root| Self {
+                root: root.canonicalize().unwrap_or_else(|_| root.to_path_buf()),
+            })
             .ok_or(GradeError::NoRoot { start })
     }
 
@@ -66,9 +68,12 @@ impl Repo {
         self.root.join(".grade")
     }
 
-    /// Where harness builds put their artifacts, shared by all exercises.
+    /// Where harness builds put their artifacts, shared by all exercises: `target/grade`, or
+    /// `GRADE_TARGET_DIR` (benchmarks use it to measure a cold build without losing the cache).
     pub fn target_dir(&self) -> PathBuf {
-        self.root.join("target").join("grade")
+        std::env::var_os("GRADE_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| self.root.join("target").join("grade"))
     }
 
     /// Slugs of every exercise (folders of `exercises/` with an `exercise.toml`), sorted.

@@ -104,7 +104,7 @@ pub struct CheckResult {
 impl CheckResult {
     /// Whether repeated runs disagreed.
     pub fn is_flaky(&self) -> bool {
-        self.runs.iter().any(|run| *run == "pass") && self.runs.iter().any(|run| *run != "pass")
+        self.runs.contains(&"pass") && self.runs.iter().any(|run| *run != "pass")
     }
 
     /// The hint to show: the failure's own, else the check's.

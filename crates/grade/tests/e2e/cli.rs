@@ -17,7 +17,10 @@ fn help_teaches_usage_and_exit_codes() {
 
 #[test]
 fn no_arguments_is_a_usage_error() {
-    grade().assert().code(4).stderr(predicate::str::contains("Usage:"));
+    grade()
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("Usage:"));
 }
 
 #[test]
@@ -26,7 +29,9 @@ fn an_unknown_exercise_suggests_the_closest() {
         .arg("task-runer")
         .assert()
         .code(4)
-        .stderr(predicate::str::contains("unknown exercise `task-runer`; did you mean `task-runner`?"));
+        .stderr(predicate::str::contains(
+            "unknown exercise `task-runer`; did you mean `task-runner`?",
+        ));
 }
 
 #[test]
@@ -43,8 +48,16 @@ fn outside_a_checkout_says_where_to_run() {
 
 #[test]
 fn bad_option_values_are_rejected_before_building() {
-    grade().args(["retry", "--timeout-scale", "0"]).assert().code(4).stderr(predicate::str::contains("--timeout-scale"));
-    grade().args(["retry", "--jobs", "0"]).assert().code(4).stderr(predicate::str::contains("--jobs"));
+    grade()
+        .args(["retry", "--timeout-scale", "0"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("--timeout-scale"));
+    grade()
+        .args(["retry", "--jobs", "0"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("--jobs"));
     grade()
         .args(["retry", "--attempt", "/definitely/not/here"])
         .assert()
@@ -68,7 +81,10 @@ fn list_shows_every_exercise_with_budget_and_checks() {
     let assert = grade().arg("list").assert().success();
     let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
     for slug in ["task-runner", "retry", "csv-to-ndjson"] {
-        let line = stdout.lines().find(|line| line.starts_with(slug)).unwrap_or_else(|| panic!("{slug} missing:\n{stdout}"));
+        let line = stdout
+            .lines()
+            .find(|line| line.starts_with(slug))
+            .unwrap_or_else(|| panic!("{slug} missing:\n{stdout}"));
         assert!(line.contains('m'), "no budget in {line:?}");
     }
 }
@@ -107,7 +123,11 @@ fn an_attempt_that_changed_the_api_blames_the_api() {
     let attempt = tempfile::tempdir().unwrap();
     crate::util::copy_crate(&root().join("reference-solutions/retry"), attempt.path());
     // Keep only the crate's doc comment: it compiles, but offers none of the API.
-    std::fs::write(attempt.path().join("src/lib.rs"), "//! An attempt that deleted everything.\n").unwrap();
+    std::fs::write(
+        attempt.path().join("src/lib.rs"),
+        "//! An attempt that deleted everything.\n",
+    )
+    .unwrap();
     for entry in std::fs::read_dir(attempt.path().join("src")).unwrap() {
         let path = entry.unwrap().path();
         if path.file_name().unwrap() != "lib.rs" {

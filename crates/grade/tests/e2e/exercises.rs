@@ -3,7 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::util::{check_ids, describe_failures, failing, fixtures, grade, grade_json, materialize};
+use crate::util::{
+    check_ids, describe_failures, failing, fixtures, grade, grade_json, materialize,
+};
 
 /// `grade verify`: each reference scores 100%, each stub is clippy-clean and fails every
 /// check, and each exercise's metadata matches its suite.
@@ -11,9 +13,17 @@ use crate::util::{check_ids, describe_failures, failing, fixtures, grade, grade_
 fn verify_passes_on_this_checkout() {
     let output = grade().arg("verify").output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(0), "grade verify failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "grade verify failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     for slug in ["task-runner", "retry", "csv-to-ndjson"] {
-        assert!(stdout.contains(&format!("ok      {slug}")), "{slug} not verified:\n{stdout}");
+        assert!(
+            stdout.contains(&format!("ok      {slug}")),
+            "{slug} not verified:\n{stdout}"
+        );
     }
 }
 
@@ -69,6 +79,9 @@ fn a_stub_scores_zero_with_status_fail() {
     assert_eq!(report["score"], 0.0);
     for check in report["checks"].as_array().unwrap() {
         assert_ne!(check["status"], "pass", "{check:#}");
-        assert!(check["message"].as_str().is_some_and(|m| !m.is_empty()), "{check:#}");
+        assert!(
+            check["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{check:#}"
+        );
     }
 }

@@ -14,9 +14,18 @@ use crate::util::{Fixture, fixtures, materialize, processes_matching};
 const CHILD_MARKER: &str = "86399.5";
 
 fn run_hostile(fixture: &Fixture) {
-    let exercise = fixture.exercise.as_deref().expect("hostile fixtures name their exercise");
-    let check = fixture.check.as_deref().expect("hostile fixtures name their check");
-    let expected = fixture.outcome.as_deref().expect("hostile fixtures name their outcome");
+    let exercise = fixture
+        .exercise
+        .as_deref()
+        .expect("hostile fixtures name their exercise");
+    let check = fixture
+        .check
+        .as_deref()
+        .expect("hostile fixtures name their check");
+    let expected = fixture
+        .outcome
+        .as_deref()
+        .expect("hostile fixtures name their outcome");
     let attempt = materialize(exercise, fixture);
     let tmp = tempfile::tempdir().unwrap();
 
@@ -30,22 +39,53 @@ fn run_hostile(fixture: &Fixture) {
         .unwrap();
     let elapsed = started.elapsed();
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!("{}: no report ({e}):\n{}", fixture.name, String::from_utf8_lossy(&output.stderr))
+        panic!(
+            "{}: no report ({e}):\n{}",
+            fixture.name,
+            String::from_utf8_lossy(&output.stderr)
+        )
     });
     let status = &report["checks"][0]["status"];
-    assert_eq!(status, expected, "{}: {}\n{report:#}", fixture.name, fixture.description);
+    assert_eq!(
+        status, expected,
+        "{}: {}\n{report:#}",
+        fixture.name, fixture.description
+    );
+    let message = report["checks"][0]["message"].as_str().unwrap_or_default();
+    let wanted = fixture.message.as_deref().unwrap_or_default();
+    assert!(
+        message.contains(wanted),
+        "{}: message {message:?} should contain {wanted:?}",
+        fixture.name
+    );
     assert_eq!(output.status.code(), Some(1), "{}", fixture.name);
     // The build is warm by now; the check itself is bounded by its (scaled) limit.
-    assert!(elapsed < Duration::from_secs(120), "{} took {elapsed:?}", fixture.name);
-    assert!(processes_matching(CHILD_MARKER).is_empty(), "{}: a child outlived the check", fixture.name);
+    assert!(
+        elapsed < Duration::from_secs(120),
+        "{} took {elapsed:?}",
+        fixture.name
+    );
+    assert!(
+        processes_matching(CHILD_MARKER).is_empty(),
+        "{}: a child outlived the check",
+        fixture.name
+    );
     let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
-    assert!(leftovers.is_empty(), "{}: temporary files left behind: {leftovers:?}", fixture.name);
+    assert!(
+        leftovers.is_empty(),
+        "{}: temporary files left behind: {leftovers:?}",
+        fixture.name
+    );
 }
 
 #[test]
 fn hostile_attempts_end_with_the_right_outcome_and_leave_nothing_behind() {
     let fixtures = fixtures("hostile");
-    assert!(fixtures.len() >= 6, "expected the six hostile fixtures, found {}", fixtures.len());
+    assert!(
+        fixtures.len() >= 6,
+        "expected the six hostile fixtures, found {}",
+        fixtures.len()
+    );
     for fixture in &fixtures {
         run_hostile(fixture);
     }
@@ -55,14 +95,21 @@ fn hostile_attempts_end_with_the_right_outcome_and_leave_nothing_behind() {
 /// the temporary directories.
 #[test]
 fn sigterm_stops_everything_the_grader_started() {
-    let fixture = fixtures("hostile").into_iter().find(|f| f.name == "leaves_a_child").expect("the child fixture");
+    let fixture = fixtures("hostile")
+        .into_iter()
+        .find(|f| f.name == "leaves_a_child")
+        .expect("the child fixture");
     let attempt = materialize(fixture.exercise.as_deref().unwrap(), &fixture);
     let tmp = tempfile::tempdir().unwrap();
     let mut grader = std::process::Command::new(assert_cmd::cargo::cargo_bin("grade"))
         .current_dir(crate::util::root())
         .env("GRADE_ROOT", crate::util::root())
         .env("TMPDIR", tmp.path())
-        .args([fixture.exercise.as_deref().unwrap(), "--check", fixture.check.as_deref().unwrap()])
+        .args([
+            fixture.exercise.as_deref().unwrap(),
+            "--check",
+            fixture.check.as_deref().unwrap(),
+        ])
         .args(["--timeout-scale", "100", "--format", "json", "--attempt"])
         .arg(attempt.path())
         .stdout(Stdio::null())
@@ -72,8 +119,14 @@ fn sigterm_stops_everything_the_grader_started() {
 
     let deadline = Instant::now() + Duration::from_secs(300);
     while processes_matching(CHILD_MARKER).is_empty() {
-        assert!(Instant::now() < deadline, "the check never started its child");
-        assert!(grader.try_wait().unwrap().is_none(), "the grader ended before the check started");
+        assert!(
+            Instant::now() < deadline,
+            "the check never started its child"
+        );
+        assert!(
+            grader.try_wait().unwrap().is_none(),
+            "the grader ended before the check started"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let pid = nix::unistd::Pid::from_raw(grader.id() as i32);
@@ -84,11 +137,20 @@ fn sigterm_stops_everything_the_grader_started() {
         if let Some(status) = grader.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "the grader did not stop within 10s of SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "the grader did not stop within 10s of SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(130));
-    assert!(processes_matching(CHILD_MARKER).is_empty(), "the check's child survived SIGTERM");
+    assert!(
+        processes_matching(CHILD_MARKER).is_empty(),
+        "the check's child survived SIGTERM"
+    );
     let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
-    assert!(leftovers.is_empty(), "temporary files left behind: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "temporary files left behind: {leftovers:?}"
+    );
 }

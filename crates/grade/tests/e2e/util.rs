@@ -9,13 +9,20 @@ use serde_json::Value;
 
 /// The checkout's root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("the checkout exists")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the checkout exists")
 }
 
 /// `grade`, run from the checkout's root with colours off.
 pub fn grade() -> Command {
     let mut command = Command::cargo_bin("grade").expect("the grade binary is built");
-    command.current_dir(root()).env("GRADE_ROOT", root()).env("NO_COLOR", "1").env_remove("CLICOLOR_FORCE");
+    command
+        .current_dir(root())
+        .env("GRADE_ROOT", root())
+        .env("NO_COLOR", "1")
+        .env_remove("CLICOLOR_FORCE");
     command
 }
 
@@ -35,6 +42,9 @@ pub struct Fixture {
     pub check: Option<String>,
     #[serde(default)]
     pub outcome: Option<String>,
+    /// For hostile fixtures: text the check's message must contain.
+    #[serde(default)]
+    pub message: Option<String>,
     /// Extra arguments for `grade`.
     #[serde(default)]
     pub args: Vec<String>,
@@ -61,7 +71,9 @@ fn default_file() -> String {
 
 /// Every fixture in `crates/grade/tests/fixtures/<folder>/`, sorted by name.
 pub fn fixtures(folder: &str) -> Vec<Fixture> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(folder);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(folder);
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
         .map(|entry| entry.unwrap().path())
@@ -84,13 +96,21 @@ pub fn fixtures(folder: &str) -> Vec<Fixture> {
 /// Panics when a `find` does not occur exactly once: a fixture that silently stopped applying
 /// would test nothing.
 pub fn materialize(slug: &str, fixture: &Fixture) -> tempfile::TempDir {
-    let temp = tempfile::Builder::new().prefix(&format!("fixture-{}-", fixture.name)).tempdir().unwrap();
+    let temp = tempfile::Builder::new()
+        .prefix(&format!("fixture-{}-", fixture.name))
+        .tempdir()
+        .unwrap();
     copy_crate(&root().join("reference-solutions").join(slug), temp.path());
     for edit in &fixture.edits {
         let path = temp.path().join(&edit.file);
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let count = text.matches(edit.find.as_str()).count();
-        assert_eq!(count, 1, "fixture {}: `find` occurs {count} times in {} (must be once):\n{}", fixture.name, edit.file, edit.find);
+        assert_eq!(
+            count, 1,
+            "fixture {}: `find` occurs {count} times in {} (must be once):\n{}",
+            fixture.name, edit.file, edit.find
+        );
         std::fs::write(&path, text.replacen(&edit.find, &edit.replace, 1)).unwrap();
     }
     temp
@@ -116,7 +136,11 @@ pub fn copy_crate(from: &Path, to: &Path) {
 
 /// Runs `grade <args> --format json`; returns the exit code and the parsed report.
 pub fn grade_json(args: &[&str]) -> (i32, Value) {
-    let output = grade().args(args).args(["--format", "json"]).output().unwrap();
+    let output = grade()
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
     let code = output.status.code().unwrap_or(-1);
     let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!(
@@ -130,7 +154,10 @@ pub fn grade_json(args: &[&str]) -> (i32, Value) {
 
 /// Ids of the checks in a JSON report that did not pass.
 pub fn failing(report: &Value) -> BTreeSet<String> {
-    checks(report).filter(|c| c["status"] != "pass").map(|c| c["id"].as_str().unwrap().to_owned()).collect()
+    checks(report)
+        .filter(|c| c["status"] != "pass")
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// The report's checks.
@@ -142,7 +169,14 @@ pub fn checks(report: &Value) -> impl Iterator<Item = &Value> {
 pub fn describe_failures(report: &Value) -> String {
     checks(report)
         .filter(|c| c["status"] != "pass")
-        .map(|c| format!("  {} [{}] {}", c["id"].as_str().unwrap(), c["status"].as_str().unwrap(), c["message"].as_str().unwrap_or("")))
+        .map(|c| {
+            format!(
+                "  {} [{}] {}",
+                c["id"].as_str().unwrap(),
+                c["status"].as_str().unwrap(),
+                c["message"].as_str().unwrap_or("")
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -155,7 +189,13 @@ pub fn check_ids(slug: &str) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|c| c["checks"].as_array().unwrap().iter().map(|id| id.as_str().unwrap().to_owned()))
+        .flat_map(|c| {
+            c["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|id| id.as_str().unwrap().to_owned())
+        })
         .collect()
 }
 
@@ -163,12 +203,21 @@ pub fn check_ids(slug: &str) -> Vec<String> {
 pub fn processes_matching(needle: &str) -> Vec<u32> {
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
         let zombie = std::fs::read_to_string(entry.path().join("stat")).is_ok_and(|s| {
-            s.rfind(')').is_some_and(|i| s[i + 1..].trim_start().starts_with('Z'))
+            s.rfind(')')
+                .is_some_and(|i| s[i + 1..].trim_start().starts_with('Z'))
         });
-        if !zombie && String::from_utf8_lossy(&cmdline).replace('\0', " ").contains(needle) {
+        if !zombie
+            && String::from_utf8_lossy(&cmdline)
+                .replace('\0', " ")
+                .contains(needle)
+        {
             pids.push(pid);
         }
     }
