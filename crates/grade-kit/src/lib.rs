@@ -27,12 +27,14 @@
 //! - [`run`]: the suite's `main`, speaking the protocol (and a small dev-mode runner).
 //! - [`time`], [`mem`], [`env`]: helpers for deadlines, memory measurement and the
 //!   environment the grader provides.
+//! - [`services`]: connection details of provisioned services (Redis).
 
 pub mod assert;
 pub mod check;
 pub mod env;
 pub mod mem;
 pub mod run;
+pub mod services;
 pub mod time;
 
 pub use check::{Check, CheckBuilder, check};

@@ -42,6 +42,16 @@ pub const ENV_TIMEOUT_SCALE: &str = "GRADE_TIMEOUT_SCALE";
 /// address-space limit backstop (the grader also watches resident memory from outside).
 pub const ENV_MEMORY_LIMIT: &str = "GRADE_MEMORY_LIMIT";
 
+/// Environment variable with the URL of the Redis server the grader provisioned for this run
+/// (`redis://127.0.0.1:PORT`), set only for exercises whose metadata lists `redis`.
+pub const ENV_REDIS_URL: &str = "GRADE_REDIS_URL";
+
+/// Environment variable with a key prefix unique to this check run (`grade:<run>:<check>:`).
+/// Checks running in parallel share one server, so every key a check (or the attempt it drives)
+/// creates must start with it; the grader deletes keys under the run's prefix afterwards and
+/// never flushes a server it did not start.
+pub const ENV_KEY_PREFIX: &str = "GRADE_KEY_PREFIX";
+
 /// What `--grade-list` prints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Listing {
