@@ -104,7 +104,7 @@ impl CheckOutcome {
         limit: Duration,
         memory: u64,
     ) -> Self {
-        match finished.ended {
+        let status = match finished.ended {
             Ended::TimedOut => return Self::Timeout { limit },
             Ended::MemoryExceeded => {
                 return Self::OutOfMemory {
@@ -112,8 +112,16 @@ impl CheckOutcome {
                     peak: finished.peak_memory,
                 };
             }
-            Ended::Interrupted | Ended::Exited(_) => {}
-        }
+            // The runner abandons an interrupted run before reporting it; this only keeps the
+            // classification total.
+            Ended::Interrupted => {
+                return Self::Crashed(Crash {
+                    kind: CrashKind::Signal,
+                    message: "stopped: grading was interrupted".to_owned(),
+                });
+            }
+            Ended::Exited(status) => status,
+        };
         match verdict {
             Some(Verdict::Pass) => return Self::Pass,
             Some(Verdict::Fail(failure)) => return Self::Fail(failure),
@@ -133,10 +141,6 @@ impl CheckOutcome {
                 peak: finished.peak_memory,
             };
         }
-        let status = match finished.ended {
-            Ended::Exited(status) => status,
-            _ => unreachable!("handled above"),
-        };
         use std::os::unix::process::ExitStatusExt;
         let crash = match status.signal() {
             _ if stderr.contains("has overflowed its stack") => Crash {

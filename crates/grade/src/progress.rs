@@ -67,7 +67,12 @@ impl Observer for Progress {
             Self::Silent => {}
             Self::Plain { label } => match event {
                 Event::BuildStarted => eprintln!("building {label}…"),
-                Event::ChecksStarting { total } => eprintln!("running {total} checks…"),
+                Event::ChecksStarting { total } => {
+                    eprintln!(
+                        "running {total} check{}…",
+                        if total == 1 { "" } else { "s" }
+                    );
+                }
                 Event::Compiled(_)
                 | Event::BuildFinished
                 | Event::CheckStarted(_)

@@ -262,6 +262,9 @@ fn run_one(
         },
     )
     .map_err(io("cannot run", executable))?;
+    if finished.ended == sandbox::Ended::Interrupted {
+        return Err(GradeError::Interrupted);
+    }
     let verdict = std::fs::read_to_string(&result_file)
         .ok()
         .and_then(|text| Verdict::from_json(&text).ok());
