@@ -27,3 +27,22 @@ pub fn scratch_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir)
 }
+
+/// The path of one of the attempt's own binaries (`src/main.rs` is named after the package,
+/// `src/bin/<name>.rs` after its file), for checks that run the attempt as a real process.
+///
+/// The grader builds the attempt's binaries with the suite and places them next to the suite
+/// executable. By hand (`cargo run -p <suite>`), build them first with `cargo build -p
+/// <exercise>`: they are then found in the same target folder.
+pub fn attempt_bin(name: &str) -> Result<PathBuf, crate::Failure> {
+    let exe = std::env::current_exe()
+        .map_err(|e| crate::Failure::new(format!("cannot locate the suite executable: {e}")))?;
+    let path = exe.with_file_name(name);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(crate::Failure::new(format!("the attempt's binary `{name}` was not built"))
+            .with_expected(path.display().to_string())
+            .with_hint("keep the exercise's src/main.rs (or src/bin/) and its package name as given"))
+    }
+}

@@ -46,6 +46,10 @@ pub struct Harness {
     suite_package: String,
     /// Removed when the harness is dropped, for attempts outside the checkout.
     _temporary: Option<tempfile::TempDir>,
+    /// The attempt's package name, built too so its binaries (if any) exist for the suite.
+    attempt_package: String,
+    /// Private copies of this build's executables (see [`Harness::build`]).
+    executables: tempfile::TempDir,
 }
 
 /// What a build produced.
@@ -148,10 +152,23 @@ impl Harness {
             attempt_dir,
             suite_package,
             _temporary: temporary,
+            attempt_package,
+            executables: tempfile::Builder::new()
+                .prefix("grade-bin-")
+                .tempdir()
+                .map_err(io("cannot create a temporary directory in", std::env::temp_dir()))?,
         })
     }
 
     /// Builds the harness, reporting each compiled crate's name through `progress`.
+    ///
+    /// Cargo copies ("uplifts") every binary to a fixed path in the target folder, the same
+    /// for every harness of an exercise, so two gradings running at once (a watch and a manual
+    /// run, parallel tests) could each run the other's suite. The build therefore happens under
+    /// an exclusive lock on the target folder, and before releasing it the suite and the
+    /// attempt's own binaries are hard-linked into a private folder: what the checks run
+    /// cannot change under them. The attempt's binaries sit next to the suite executable, where
+    /// `grade_kit::env::attempt_bin` finds them (for exercises that run a real process).
     pub fn build(
         &self,
         color: bool,
@@ -170,6 +187,10 @@ impl Harness {
                 PROFILE,
                 "--message-format",
                 format,
+                "--package",
+                &self.suite_package,
+                "--package",
+                &self.attempt_package,
                 "--manifest-path",
             ])
             .arg(&self.manifest)
@@ -178,6 +199,10 @@ impl Harness {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        std::fs::create_dir_all(&self.target_dir).map_err(io("cannot create", &self.target_dir))?;
+        let lock_path = self.target_dir.join(".grade-build.lock");
+        let lock = std::fs::File::create(&lock_path).map_err(io("cannot create", &lock_path))?;
+        lock.lock().map_err(io("cannot lock", &lock_path))?;
         let mut child =
             sandbox::spawn_in_group(&mut command).map_err(|source| GradeError::NoCargo {
                 program: cargo_program(),
@@ -196,6 +221,7 @@ impl Harness {
 
         let stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
         let mut executable = None;
+        let mut attempt_bins = Vec::new();
         let mut attempt_errors = Vec::new();
         let mut suite_errors = Vec::new();
         for message in Message::parse_stream(stdout) {
@@ -203,8 +229,14 @@ impl Harness {
             match message {
                 Message::CompilerArtifact(artifact) => {
                     progress(&artifact.target.name);
-                    if artifact.target.name == self.suite_package && artifact.executable.is_some() {
-                        executable = artifact.executable.map(PathBuf::from);
+                    let in_attempt =
+                        Path::new(artifact.target.src_path.as_str()).starts_with(&self.attempt_dir);
+                    match artifact.executable {
+                        Some(path) if artifact.target.name == self.suite_package => {
+                            executable = Some(PathBuf::from(path));
+                        }
+                        Some(path) if in_attempt => attempt_bins.push(PathBuf::from(path)),
+                        _ => {}
                     }
                 }
                 Message::CompilerMessage(message) => {
@@ -235,9 +267,14 @@ impl Harness {
 
         if status.success() {
             if let Some(executable) = executable {
-                return Ok(BuildOutcome::Built(executable));
+                let private = self.keep(&executable)?;
+                for bin in &attempt_bins {
+                    self.keep(bin)?;
+                }
+                return Ok(BuildOutcome::Built(private));
             }
         }
+        drop(lock);
         if crate::interrupt::requested() {
             return Err(GradeError::Interrupted);
         }
@@ -264,6 +301,19 @@ impl Harness {
             }
         };
         Ok(BuildOutcome::Failed(failure))
+    }
+}
+
+impl Harness {
+    /// Hard-links (or copies) a freshly built executable into this build's private folder.
+    fn keep(&self, executable: &Path) -> Result<PathBuf, GradeError> {
+        let name = executable.file_name().expect("executables have names");
+        let private = self.executables.path().join(name);
+        let _ = std::fs::remove_file(&private);
+        if std::fs::hard_link(executable, &private).is_err() {
+            std::fs::copy(executable, &private).map_err(io("cannot copy", executable))?;
+        }
+        Ok(private)
     }
 }
 
