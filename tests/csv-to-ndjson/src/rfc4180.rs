@@ -1,0 +1,224 @@
+//! Criterion `rfc4180`: RFC 4180 CSV in, one JSON object of strings per record out.
+//!
+//! Each check feeds small inputs in a single read and compares the output structurally (see
+//! [`crate::ndjson`]). The inputs of each check exercise one feature and keep clear of the
+//! others, so a failure points at one thing: headers are in alphabetical order except in
+//! `key_order`, quotes appear only in `quoted` and `newlines`, CR only in `newlines` and
+//! `stats`, the BOM only in `bom` and `stats`, and the last record always ends with a line break
+//! except in `plain`.
+
+use grade_kit::{Check, CheckResult, check, ensure_eq};
+
+use crate::ndjson::rec;
+use crate::run::{convert_to_vec, expect_records, show};
+
+pub fn checks() -> Vec<Check> {
+    vec![
+        check(
+            "rfc4180.plain",
+            "rfc4180",
+            "Unquoted fields, empty fields, non-ASCII text, JSON escaping, header-only and empty \
+             input, and a last record with or without a final line break.",
+        )
+        .hint("the last record may end at end of input instead of at a line break")
+        .paused(plain),
+        check(
+            "rfc4180.key_order",
+            "rfc4180",
+            "Keys appear in header order, not sorted.",
+        )
+        .hint(
+            "serde_json::Map sorts its keys (unless its preserve_order feature is on); write \
+             the object key by key",
+        )
+        .paused(key_order),
+        check(
+            "rfc4180.quoted",
+            "rfc4180",
+            "Quoted fields: commas inside, doubled quotes, empty quoted fields, quoted header.",
+        )
+        .hint("inside quotes, `\"\"` stands for one `\"`, and a comma is data")
+        .paused(quoted),
+        check(
+            "rfc4180.newlines",
+            "rfc4180",
+            "CRLF and LF record ends; LF and CRLF inside quoted fields are kept as they are.",
+        )
+        .hint("a CRLF ends a record only outside quotes; inside quotes every byte is data")
+        .paused(newlines),
+        check(
+            "rfc4180.bom",
+            "rfc4180",
+            "A UTF-8 byte-order mark at the start is stripped from the first key; U+FEFF \
+             elsewhere is data.",
+        )
+        .hint("the input may start with the bytes EF BB BF, which are not part of the first key")
+        .paused(bom),
+        check(
+            "rfc4180.stats",
+            "rfc4180",
+            "Stats count data records (not the header), bytes read and bytes written.",
+        )
+        .hint("records counts NDJSON lines written: the header is not one")
+        .paused(stats),
+    ]
+}
+
+async fn plain() -> CheckResult {
+    expect_records(
+        "unquoted fields",
+        b"a,b,c\n1,2,3\nx,,z\n,,\n one , two ,three\n",
+        &[
+            rec(&[("a", "1"), ("b", "2"), ("c", "3")]),
+            rec(&[("a", "x"), ("b", ""), ("c", "z")]),
+            rec(&[("a", ""), ("b", ""), ("c", "")]),
+            rec(&[("a", " one "), ("b", " two "), ("c", "three")]),
+        ],
+    )
+    .await?;
+    expect_records(
+        "input without a final line break",
+        b"a,b\n1,2\n3,4",
+        &[
+            rec(&[("a", "1"), ("b", "2")]),
+            rec(&[("a", "3"), ("b", "4")]),
+        ],
+    )
+    .await?;
+    expect_records("a single column", b"id\n7\n", &[rec(&[("id", "7")])]).await?;
+    expect_records(
+        "non-ASCII text and characters JSON must escape",
+        "city,note\nZürich,naïve café ☕ 𝄞\n東京,back\\slash\ttab\u{1}ctl /slash\n".as_bytes(),
+        &[
+            rec(&[("city", "Zürich"), ("note", "naïve café ☕ 𝄞")]),
+            rec(&[
+                ("city", "東京"),
+                ("note", "back\\slash\ttab\u{1}ctl /slash"),
+            ]),
+        ],
+    )
+    .await?;
+    expect_records("a header and no records", b"a,b\n", &[]).await?;
+    expect_records("a header without a line break", b"a,b", &[]).await?;
+    expect_records("empty input", b"", &[]).await
+}
+
+async fn key_order() -> CheckResult {
+    expect_records(
+        "a header that is not in alphabetical order",
+        b"zeta,alpha,mid,beta\n1,2,3,4\nz,a,m,b\n",
+        &[
+            rec(&[("zeta", "1"), ("alpha", "2"), ("mid", "3"), ("beta", "4")]),
+            rec(&[("zeta", "z"), ("alpha", "a"), ("mid", "m"), ("beta", "b")]),
+        ],
+    )
+    .await
+}
+
+async fn quoted() -> CheckResult {
+    expect_records(
+        "quoted fields",
+        concat!(
+            "\"a, first\",b,c\n",
+            "\"x, y\",\"say \"\"hi\"\"\",\"\"\n",
+            "\"\"\"\",plain,\"a\"\"b\"\"c\"\n",
+            "\"\",\"\",\"Zürich, \"\"CH\"\"\"\n",
+        )
+        .as_bytes(),
+        &[
+            rec(&[("a, first", "x, y"), ("b", "say \"hi\""), ("c", "")]),
+            rec(&[("a, first", "\""), ("b", "plain"), ("c", "a\"b\"c")]),
+            rec(&[("a, first", ""), ("b", ""), ("c", "Zürich, \"CH\"")]),
+        ],
+    )
+    .await
+}
+
+async fn newlines() -> CheckResult {
+    expect_records(
+        "CRLF record ends",
+        b"a,b\r\n1,2\r\nx,\r\n",
+        &[
+            rec(&[("a", "1"), ("b", "2")]),
+            rec(&[("a", "x"), ("b", "")]),
+        ],
+    )
+    .await?;
+    expect_records(
+        "LF and CRLF record ends mixed",
+        b"a,b\n1,2\r\n3,4\n",
+        &[
+            rec(&[("a", "1"), ("b", "2")]),
+            rec(&[("a", "3"), ("b", "4")]),
+        ],
+    )
+    .await?;
+    expect_records(
+        "line breaks inside quoted fields",
+        b"a,b\n\"line 1\nline 2\",x\r\n\"crlf\r\ninside\",\"\r\n\"\r\n\"\n\",\"a\r\nb\"\n",
+        &[
+            rec(&[("a", "line 1\nline 2"), ("b", "x")]),
+            rec(&[("a", "crlf\r\ninside"), ("b", "\r\n")]),
+            rec(&[("a", "\n"), ("b", "a\r\nb")]),
+        ],
+    )
+    .await
+}
+
+async fn bom() -> CheckResult {
+    expect_records(
+        "input starting with a UTF-8 BOM",
+        "\u{feff}id,name\n1,x\n".as_bytes(),
+        &[rec(&[("id", "1"), ("name", "x")])],
+    )
+    .await?;
+    expect_records(
+        "a BOM before a quoted first key",
+        "\u{feff}\"id\",name\n1,x\n".as_bytes(),
+        &[rec(&[("id", "1"), ("name", "x")])],
+    )
+    .await?;
+    expect_records(
+        "U+FEFF inside a value (only a BOM at the very start is stripped)",
+        "id,name\n1,\u{feff}x\n".as_bytes(),
+        &[rec(&[("id", "1"), ("name", "\u{feff}x")])],
+    )
+    .await?;
+    expect_records("a BOM and nothing else", "\u{feff}".as_bytes(), &[]).await
+}
+
+async fn stats() -> CheckResult {
+    let cases: [(&str, &[u8], u64); 4] = [
+        (
+            "a BOM, CRLF, and a record spanning two lines",
+            "\u{feff}a,b\r\n1,2\r\n\"x\r\ny\",z\r\n3,\r\n".as_bytes(),
+            3,
+        ),
+        ("a header and no records", b"a,b\n", 0),
+        ("empty input", b"", 0),
+        ("one record", b"a\n1\n", 1),
+    ];
+    for (what, csv, records) in cases {
+        let (outcome, output) = convert_to_vec(csv).await?;
+        let stats = match outcome {
+            Ok(stats) => stats,
+            Err(error) => grade_kit::fail!(
+                "convert returned an error for {what}: {error:?}\ninput: {}",
+                show(csv)
+            ),
+        };
+        // Field by field, so an attempt may add fields of its own to `Stats`.
+        let shown = |records, read, written| {
+            format!("records: {records}, bytes_read: {read}, bytes_written: {written}")
+        };
+        ensure_eq!(
+            shown(stats.records, stats.bytes_read, stats.bytes_written),
+            shown(records, csv.len() as u64, output.len() as u64),
+            "wrong Stats for {what} (bytes_written is compared with the {} bytes your convert \
+             wrote)\ninput: {}",
+            output.len(),
+            show(csv)
+        );
+    }
+    Ok(())
+}
