@@ -54,19 +54,32 @@ fn fixtures_fail_exactly_their_checks(slug: &str) {
     assert!(problems.is_empty(), "{slug}:\n{}", problems.join("\n"));
 }
 
-#[test]
-fn task_runner_fixtures() {
-    fixtures_fail_exactly_their_checks("task-runner");
+/// One test per exercise, so exercises are graded in parallel.
+macro_rules! fixture_tests {
+    ($($name:ident => $slug:literal),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                fixtures_fail_exactly_their_checks($slug);
+            }
+        )*
+
+        /// Every exercise in the checkout has its fixture test above.
+        #[test]
+        fn every_exercise_has_a_fixture_test() {
+            let listed = [$($slug),*];
+            for slug in crate::util::slugs() {
+                assert!(listed.contains(&slug.as_str()), "add `{slug}` to fixture_tests! in exercises.rs");
+            }
+        }
+    };
 }
 
-#[test]
-fn retry_fixtures() {
-    fixtures_fail_exactly_their_checks("retry");
-}
-
-#[test]
-fn csv_to_ndjson_fixtures() {
-    fixtures_fail_exactly_their_checks("csv-to-ndjson");
+fixture_tests! {
+    task_runner_fixtures => "task-runner",
+    retry_fixtures => "retry",
+    csv_to_ndjson_fixtures => "csv-to-ndjson",
+    idempotency_fixtures => "idempotency",
 }
 
 /// The stub scores 0 with status `fail` (not `error`: it builds), and every check says why.

@@ -181,6 +181,18 @@ pub fn describe_failures(report: &Value) -> String {
         .join("\n")
 }
 
+/// Every exercise slug in the checkout (folders of `exercises/` with an `exercise.toml`).
+pub fn slugs() -> Vec<String> {
+    let mut slugs: Vec<String> = std::fs::read_dir(root().join("exercises"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.join("exercise.toml").is_file())
+        .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    slugs.sort();
+    slugs
+}
+
 /// Every check id an exercise's metadata lists.
 pub fn check_ids(slug: &str) -> Vec<String> {
     let path = root().join("exercises").join(slug).join("exercise.toml");
