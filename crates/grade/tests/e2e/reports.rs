@@ -33,8 +33,8 @@ fn regex_escape(text: &str) -> String {
 fn snapshot_fixture() -> (tempfile::TempDir, String) {
     let fixture = fixtures("csv-to-ndjson")
         .into_iter()
-        .find(|f| f.name == "bom_kept")
-        .expect("the bom_kept fixture");
+        .find(|f| f.name == "bom-not-stripped")
+        .expect("the bom-not-stripped fixture");
     let attempt = materialize("csv-to-ndjson", &fixture);
     let path = attempt.path().to_str().unwrap().to_owned();
     (attempt, path)
