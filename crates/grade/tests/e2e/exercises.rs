@@ -80,6 +80,7 @@ fixture_tests! {
     retry_fixtures => "retry",
     csv_to_ndjson_fixtures => "csv-to-ndjson",
     idempotency_fixtures => "idempotency",
+    graceful_shutdown_fixtures => "graceful-shutdown",
 }
 
 /// The stub scores 0 with status `fail` (not `error`: it builds), and every check says why.
