@@ -41,8 +41,12 @@ pub fn attempt_bin(name: &str) -> Result<PathBuf, crate::Failure> {
     if path.is_file() {
         Ok(path)
     } else {
-        Err(crate::Failure::new(format!("the attempt's binary `{name}` was not built"))
-            .with_expected(path.display().to_string())
-            .with_hint("keep the exercise's src/main.rs (or src/bin/) and its package name as given"))
+        Err(
+            crate::Failure::new(format!("the attempt's binary `{name}` was not built"))
+                .with_expected(path.display().to_string())
+                .with_hint(
+                    "keep the exercise's src/main.rs (or src/bin/) and its package name as given",
+                ),
+        )
     }
 }

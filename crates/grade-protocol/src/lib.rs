@@ -43,13 +43,14 @@ pub const ENV_TIMEOUT_SCALE: &str = "GRADE_TIMEOUT_SCALE";
 pub const ENV_MEMORY_LIMIT: &str = "GRADE_MEMORY_LIMIT";
 
 /// Environment variable with the URL of the Redis server the grader provisioned for this run
-/// (`redis://127.0.0.1:PORT`), set only for exercises whose metadata lists `redis`.
+/// (`redis://127.0.0.1:PORT` for a server it started, or the URL given with `--redis-url` or
+/// `REDIS_URL`), set only for exercises whose metadata lists `redis`.
 pub const ENV_REDIS_URL: &str = "GRADE_REDIS_URL";
 
-/// Environment variable with a key prefix unique to this check run (`grade:<run>:<check>:`).
-/// Checks running in parallel share one server, so every key a check (or the attempt it drives)
-/// creates must start with it; the grader deletes keys under the run's prefix afterwards and
-/// never flushes a server it did not start.
+/// Environment variable with a key prefix unique to this check run
+/// (`grade:<run>:<check>:<repeat>:`). Checks running in parallel share one server, so every
+/// key a check (or the attempt it drives) creates must start with it; the grader deletes keys
+/// under the run's prefix afterwards and never flushes a server it did not start.
 pub const ENV_KEY_PREFIX: &str = "GRADE_KEY_PREFIX";
 
 /// What `--grade-list` prints.

@@ -1,6 +1,6 @@
 //! The commands: what `grade <exercise>`, `grade list` and `grade verify` do, wired from the
-//! library modules. Errors carry context naming the exercise or file involved; `main` turns
-//! them into a message and an exit code.
+//! library modules (the practice loop's commands live in `practice/`). Errors carry context
+//! naming the exercise or file involved; `main` turns them into a message and an exit code.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,18 +15,34 @@ use crate::progress::Progress;
 use crate::repo::{Exercise, Repo};
 use crate::report::{self, Report, RunStatus};
 use crate::runner::{self, Event, Observer, Settings};
-use crate::state::{LastResult, Store};
+use crate::services::{Host, Services};
 
 /// Runs the parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32> {
+    // Completion scripts need no checkout: they are installed once, from anywhere.
+    if let Some(Command::Completions(args)) = &cli.command {
+        return Ok(crate::practice::completions(args.shell));
+    }
     let repo = Repo::discover()?;
     let color = color_enabled(cli.color);
     match cli.command {
-        Some(Command::List) => list(&repo),
+        Some(Command::List) => crate::practice::overview::list(&repo, cli.color),
+        Some(Command::Start(args)) => crate::practice::start::run(&repo, &args, cli.color, color),
+        Some(Command::Watch(args)) => crate::practice::watch::run(&repo, &args, color),
+        Some(Command::Hint(args)) => crate::practice::hint::run(&repo, &args, cli.color),
+        Some(Command::Reset(args)) => crate::practice::reset::run(&repo, &args, cli.color),
+        Some(Command::Solution(args)) => crate::practice::solution::run(&repo, &args, cli.color),
+        Some(Command::Progress(args)) => {
+            crate::practice::overview::progress(&repo, args.format, cli.color)
+        }
+        Some(Command::Completions(_)) => unreachable!("handled before the checkout is needed"),
         Some(Command::Verify(args)) => {
             let settings = settings(args.jobs, 1, args.timeout_scale, 1024)?;
-            crate::verify::run(&repo, &args.exercises, settings, color)
+            let host = Host::current(args.services.redis_url);
+            crate::verify::run(&repo, &args.exercises, settings, &host, color)
         }
+        Some(Command::Doctor(args)) => crate::doctor::run(&repo, &Host::current(args.redis_url)),
+        Some(Command::DebugServices(args)) => crate::services::debug::run(args),
         None => {
             let name = cli
                 .exercise
@@ -102,17 +118,30 @@ fn grade(repo: &Repo, name: &str, args: &GradeArgs, color: ColorChoice) -> Resul
     let diagnostics_color =
         args.output.is_none() && args.format == Format::Human && color_enabled(color);
 
-    let (report, code) = grade_attempt(
+    let requested_at = crate::practice::clock::now_unix();
+    let (mut report, code) = grade_attempt(
         repo,
         &exercise,
         &attempt_dir,
         attempt_label,
         &args.checks,
         settings,
+        &Host::current(args.services.redis_url.clone()),
         diagnostics_color,
         &mut progress,
     )?;
     drop(progress);
+
+    // The candidate's own attempt: remember the result, stop the clock on a pass, and put
+    // the clock in the report. A state that cannot be saved must not cost the report.
+    let mut unsaved = None;
+    if kind == AttemptKind::Candidate {
+        let full_run = args.checks.is_empty();
+        match crate::practice::record_grade(repo, &exercise, &report, full_run, requested_at) {
+            Ok(note) => report.practice = note,
+            Err(error) => unsaved = Some(error),
+        }
+    }
 
     let text = match args.format {
         Format::Human => report::human::render(&report),
@@ -121,17 +150,8 @@ fn grade(repo: &Repo, name: &str, args: &GradeArgs, color: ColorChoice) -> Resul
     };
     write_report(&text, args.output.as_deref(), color)?;
 
-    if kind == AttemptKind::Candidate && args.checks.is_empty() {
-        let last = LastResult::from_report(&report);
-        Store::new(&repo.state_dir())
-            .update(|state| {
-                state
-                    .exercises
-                    .entry(exercise.slug.clone())
-                    .or_default()
-                    .last = Some(last)
-            })
-            .context("cannot save your result")?;
+    if let Some(error) = unsaved {
+        return Err(error).context("cannot save your result");
     }
     Ok(code)
 }
@@ -145,10 +165,14 @@ pub fn grade_attempt(
     attempt_label: String,
     selectors: &[String],
     settings: Settings,
+    host: &Host,
     color: bool,
     observer: &mut dyn Observer,
 ) -> Result<(Report, i32)> {
     let started = Instant::now();
+    // Before the build: a missing service should stop the run in a second, not after minutes
+    // of compiling. Dropped (servers stopped, keys deleted) when this function returns.
+    let services = Services::provision(&exercise.slug, &exercise.meta.services, host)?;
     let harness = Harness::prepare(repo, exercise, attempt_dir)
         .with_context(|| format!("cannot prepare the build of {}", exercise.slug))?;
     observer.event(Event::BuildStarted);
@@ -157,13 +181,23 @@ pub fn grade_attempt(
     let executable = match built {
         BuildOutcome::Built(executable) => executable,
         BuildOutcome::Failed(failure) => {
-            let report = Report::build_failed(exercise, attempt_label, failure, started.elapsed());
+            let mut report =
+                Report::build_failed(exercise, attempt_label, failure, started.elapsed());
+            report.services = services.usage();
             return Ok((report, exit::BUILD_FAILED));
         }
     };
     let checks = runner::select(runner::list_checks(&executable)?, selectors)?;
-    let results = runner::run_checks(&executable, exercise, &checks, settings, observer)?;
-    let report = Report::from_checks(exercise, attempt_label, results, started.elapsed());
+    let results = runner::run_checks(
+        &executable,
+        exercise,
+        &checks,
+        settings,
+        &services,
+        observer,
+    )?;
+    let mut report = Report::from_checks(exercise, attempt_label, results, started.elapsed());
+    report.services = services.usage();
     let code = match report.status {
         RunStatus::Pass => exit::SUCCESS,
         RunStatus::Fail => exit::CHECKS_FAILED,
@@ -178,7 +212,7 @@ fn absolute(dir: &Path) -> Result<PathBuf> {
 }
 
 /// Writes the report to FILE (styles stripped) or to stdout (styles as the terminal allows).
-fn write_report(text: &str, output: Option<&Path>, color: ColorChoice) -> Result<()> {
+pub(crate) fn write_report(text: &str, output: Option<&Path>, color: ColorChoice) -> Result<()> {
     match output {
         Some(path) => {
             let plain = anstream::adapter::strip_str(text).to_string();
@@ -198,43 +232,4 @@ fn write_report(text: &str, output: Option<&Path>, color: ColorChoice) -> Result
             stdout.flush().context("cannot write the report")
         }
     }
-}
-
-fn list(repo: &Repo) -> Result<i32> {
-    let exercises = repo.exercises()?;
-    let state = Store::new(&repo.state_dir()).load();
-    let width = exercises
-        .iter()
-        .map(|e| e.slug.len())
-        .max()
-        .unwrap_or(8)
-        .max(8);
-    let mut out = String::new();
-    out.push_str(&format!(
-        "{:<width$}  {:>6}  {:>6}  {:<18}  {}\n",
-        "EXERCISE", "BUDGET", "CHECKS", "LAST RESULT", "TITLE"
-    ));
-    for exercise in &exercises {
-        let last = state
-            .exercises
-            .get(&exercise.slug)
-            .and_then(|s| s.last.as_ref())
-            .map_or_else(
-                || "not graded".to_owned(),
-                |last| format!("{} {}/{} checks", last.status, last.passed, last.total),
-            );
-        out.push_str(&format!(
-            "{:<width$}  {:>4}m  {:>6}  {:<18}  {}\n",
-            exercise.slug,
-            exercise.meta.time_budget_minutes,
-            exercise.meta.check_ids().count(),
-            last,
-            exercise.meta.title
-        ));
-    }
-    out.push_str(
-        "\nStart with `cargo grade <EXERCISE>`; the prompt is in exercises/<EXERCISE>/README.md.\n",
-    );
-    write_report(&out, None, ColorChoice::Auto)?;
-    Ok(exit::SUCCESS)
 }

@@ -4,6 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::practice::args::{
+    CompletionsArgs, HintArgs, ProgressArgs, ResetArgs, SolutionArgs, StartArgs, WatchArgs,
+};
+
 const EXAMPLES: &str = "\
 Examples:
   cargo grade list                        every exercise, its budget and your last result
@@ -12,7 +16,16 @@ Examples:
   cargo grade retry --reference           grade the reference solution
   cargo grade retry --attempt ~/my-retry  grade an attempt crate stored elsewhere
   cargo grade retry --format json -o r.json
-  cargo grade verify                      references pass, stubs fail, metadata is consistent";
+  cargo grade verify                      references pass, stubs fail, metadata is consistent
+  cargo grade doctor                      what this machine provides, what each exercise needs
+
+Practising:
+  cargo grade start retry                 print the prompt and start the clock
+  cargo grade watch retry                 re-grade on every save, with the clock
+  cargo grade hint retry                  one more hint each time
+  cargo grade reset retry                 back up your attempt and restore the stub
+  cargo grade solution retry              the reference solution, once you pass
+  cargo grade progress --format json      your progress, for scripts";
 
 /// Graded coding exercises for senior backend engineers.
 ///
@@ -46,11 +59,60 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List every exercise with its time budget, number of checks and your last result.
+    /// List every exercise with its time budget, number of checks, your progress (done within
+    /// or over budget, in progress with the clock, not started), best time, hints used and
+    /// last result.
     List,
     /// Check the exercises themselves: each reference scores 100%, each stub builds
     /// clippy-clean and fails every check, and the metadata matches the suite. CI runs this.
     Verify(VerifyArgs),
+    /// Show what this machine provides (the Rust toolchain; each service and where it would
+    /// come from: a URL, a binary on PATH, Docker) and what each exercise needs, with the fix
+    /// for anything missing. Exits 0 when every exercise can be graded here, 4 otherwise.
+    Doctor(ServiceArgs),
+    /// Provision services, print the environment a check would get, run COMMAND in it (if
+    /// any), then tear everything down. For the grader's own tests.
+    #[command(hide = true)]
+    DebugServices(DebugServicesArgs),
+    /// Print an exercise's prompt, criteria and time budget, and start the clock.
+    Start(StartArgs),
+    /// Re-grade your attempt on every save, showing the report and the clock.
+    Watch(WatchArgs),
+    /// Reveal the next hint for an exercise (hints come in order of strength).
+    Hint(HintArgs),
+    /// Back up your attempt and restore the stub; or list and restore backups.
+    Reset(ResetArgs),
+    /// Show the reference solution (once your attempt passes, or with --force).
+    Solution(SolutionArgs),
+    /// Your progress on every exercise: clock, best time, hints (`--format json` for scripts).
+    Progress(ProgressArgs),
+    /// Print shell completions for bash, zsh, fish, elvish or powershell.
+    Completions(CompletionsArgs),
+}
+
+/// Where services (Redis, …) come from.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServiceArgs {
+    /// Use the Redis server at URL (redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]) instead of
+    /// starting a private one; only keys the run creates are deleted there. Without it:
+    /// REDIS_URL, else `redis-server` from PATH, else Docker.
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
+}
+
+/// Options of the hidden `grade debug-services`.
+#[derive(Debug, Args)]
+pub struct DebugServicesArgs {
+    /// Services to provision, named as in exercise.toml (`redis`).
+    #[arg(value_name = "SERVICE", required = true)]
+    pub services: Vec<String>,
+
+    #[command(flatten)]
+    pub service: ServiceArgs,
+
+    /// The command to run with a check's environment, after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 /// Options of `grade verify`.
@@ -67,6 +129,9 @@ pub struct VerifyArgs {
     /// Multiply every check's time limit by this factor (for slow machines).
     #[arg(long, value_name = "F", default_value_t = 1.0)]
     pub timeout_scale: f64,
+
+    #[command(flatten)]
+    pub services: ServiceArgs,
 }
 
 /// Options for grading an exercise.
@@ -109,6 +174,9 @@ pub struct GradeArgs {
     /// Resident memory cap per check, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 1024)]
     pub memory_limit: u64,
+
+    #[command(flatten)]
+    pub services: ServiceArgs,
 }
 
 /// Report formats.
@@ -156,5 +224,20 @@ mod tests {
     #[test]
     fn reference_and_attempt_conflict() {
         assert!(Cli::try_parse_from(["grade", "retry", "--reference", "--attempt", "x"]).is_err());
+    }
+
+    #[test]
+    fn a_redis_url_goes_to_grading_verify_and_doctor() {
+        let url = "redis://127.0.0.1:6379";
+        let cli = Cli::try_parse_from(["grade", "retry", "--redis-url", url]).unwrap();
+        assert_eq!(cli.grade.services.redis_url.as_deref(), Some(url));
+        let cli = Cli::try_parse_from(["grade", "doctor", "--redis-url", url]).unwrap();
+        assert!(
+            matches!(cli.command, Some(Command::Doctor(ref a)) if a.redis_url.as_deref() == Some(url))
+        );
+        let cli = Cli::try_parse_from(["grade", "debug-services", "redis", "--", "sh", "-c", "x"]);
+        assert!(
+            matches!(cli.unwrap().command, Some(Command::DebugServices(ref a)) if a.command == ["sh", "-c", "x"])
+        );
     }
 }

@@ -72,6 +72,12 @@ pub enum GradeError {
     /// Grading was interrupted by a signal; everything started has been stopped.
     #[error("interrupted")]
     Interrupted,
+    /// A service an exercise needs (Redis, …) could not be provided.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// A practice-loop command (start, watch, hint, reset, solution) cannot do what was asked.
+    #[error(transparent)]
+    Practice(#[from] PracticeError),
     /// An I/O error on a file the grader manages.
     #[error("{action} {path}: {source}")]
     Io {
@@ -82,6 +88,163 @@ pub enum GradeError {
         /// The OS error.
         source: std::io::Error,
     },
+}
+
+/// Why a service an exercise declares could not be provided. Every message ends with what to
+/// do about it: these stop a run before the build, so they are what a candidate sees first.
+#[derive(Debug, Error)]
+pub enum ServiceError {
+    /// No source could provide the service.
+    #[error(
+        "`{exercise}` needs a {display} server, and none is available:\n{}\n{fix}\n\
+         `grade doctor` shows what is available.",
+        bullet_list(.tried)
+    )]
+    Unavailable {
+        /// The exercise that needs it.
+        exercise: String,
+        /// The service's display name, e.g. "Redis".
+        display: &'static str,
+        /// Each source tried and why it could not be used, in order.
+        tried: Vec<String>,
+        /// How to get one, per platform (from the service's own description).
+        fix: String,
+    },
+    /// The exercise's metadata names a service this grader does not know.
+    #[error(
+        "`{exercise}` needs the service `{service}`, which this grader cannot provide (it knows: {known})\n\
+         hint: update grade, or fix `services` in exercises/{exercise}/exercise.toml"
+    )]
+    Unknown {
+        /// The exercise that needs it.
+        exercise: String,
+        /// The name in `services = [...]`.
+        service: String,
+        /// The services this grader can provide, comma-separated.
+        known: String,
+    },
+    /// A Redis URL (from `--redis-url` or `REDIS_URL`) could not be understood.
+    #[error(
+        "{origin} `{url}` is not a usable Redis URL: {reason}\n\
+         hint: use redis://[[USER]:PASSWORD@]HOST[:PORT][/DB], e.g. redis://127.0.0.1:6379"
+    )]
+    BadUrl {
+        /// The URL, with any password hidden.
+        url: String,
+        /// Where it came from: "--redis-url" or "REDIS_URL".
+        origin: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A server given by URL did not answer.
+    #[error(
+        "cannot reach Redis at {url} (from {origin}): {error}\n\
+         hint: start that server, fix the URL, or leave out --redis-url and unset REDIS_URL to let \
+         grade start a private one"
+    )]
+    Unreachable {
+        /// The URL, with any password hidden.
+        url: String,
+        /// Where it came from: "--redis-url" or "REDIS_URL".
+        origin: &'static str,
+        /// What went wrong talking to it (not a `source`: the message already says it).
+        error: RespError,
+    },
+    /// A server the grader started (binary or container) did not come up.
+    #[error("cannot start {what}: {reason}\nhint: `grade doctor` shows what is available")]
+    StartFailed {
+        /// What was started, e.g. "redis-server (/usr/bin/redis-server)".
+        what: String,
+        /// Why it failed, with the server's own last words when there are any.
+        reason: String,
+    },
+}
+
+/// Talking RESP to a Redis server went wrong.
+#[derive(Debug, Error)]
+pub enum RespError {
+    /// The connection failed, was closed or timed out.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The server answered with an error reply.
+    #[error("the server answered `{0}`")]
+    Server(String),
+    /// The server sent something that is not RESP, or not the reply the command implies.
+    #[error("unexpected reply: {0}")]
+    Protocol(String),
+}
+
+/// Why a practice-loop command refused or failed. Each message says what to do instead.
+#[derive(Debug, Error)]
+pub enum PracticeError {
+    /// A command that replaces the attempt's files needs a yes, and no one can be asked.
+    #[error(
+        "refusing to {action} without confirmation: standard input is not a terminal\n\
+         hint: add --yes to confirm (your attempt is backed up first either way)"
+    )]
+    NotConfirmed {
+        /// What would have happened, e.g. "reset exercises/retry to the stub".
+        action: String,
+    },
+    /// The stub's pristine files cannot be found.
+    #[error(
+        "cannot find the stub of `{exercise}`: {reason}\n\
+         hint: `grade reset` restores the files git tracks under exercises/{exercise}/; run it in a \
+         git clone of grade, or name another revision with --from REV"
+    )]
+    NoStub {
+        /// The exercise.
+        exercise: String,
+        /// What went wrong (not a git checkout, unknown revision, nothing tracked).
+        reason: String,
+    },
+    /// `--restore ID` names no backup.
+    #[error("`{exercise}` has no backup `{id}`{}\nhint: `grade reset {exercise} --list` lists them", suggestion_text(.suggestion))]
+    UnknownBackup {
+        /// The exercise.
+        exercise: String,
+        /// The ID given.
+        id: String,
+        /// The closest existing ID, if any is close.
+        suggestion: Option<String>,
+    },
+    /// The reference solution is shown only after the attempt passed (or with `--force`).
+    #[error(
+        "the reference solution of `{exercise}` unlocks once your attempt passes ({last})\n\
+         hint: `grade solution {exercise} --force` shows it now, and your progress will say you viewed it"
+    )]
+    SolutionLocked {
+        /// The exercise.
+        exercise: String,
+        /// The last result, for people ("last result: fail 3/15 checks", "not graded yet").
+        last: String,
+    },
+    /// Watching the attempt's files for changes failed.
+    #[error(
+        "cannot watch {path} for changes: {reason}\nhint: `grade watch --poll` looks for changes every second instead"
+    )]
+    Watch {
+        /// The folder.
+        path: PathBuf,
+        /// The watcher's error.
+        reason: String,
+    },
+    /// `git` failed while reading the stub.
+    #[error("`{command}` failed: {reason}")]
+    Git {
+        /// The command line.
+        command: String,
+        /// Its error output or the OS error.
+        reason: String,
+    },
+}
+
+fn bullet_list(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|item| format!("  - {item}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn suggestion_text(suggestion: &Option<String>) -> String {

@@ -11,7 +11,8 @@ pub const CHECKS_FAILED: i32 = 1;
 pub const BUILD_FAILED: i32 = 2;
 /// The suite ran, but no check was selected or declared.
 pub const NO_CHECKS: i32 = 3;
-/// The grader itself could not run: bad arguments, unknown exercise, missing toolchain, I/O.
+/// The grader itself could not run: bad arguments, unknown exercise, missing toolchain, a
+/// missing service (stopped before building), I/O.
 pub const GRADER_ERROR: i32 = 4;
 /// Interrupted by Ctrl-C or SIGTERM; everything it started has been stopped.
 pub const INTERRUPTED: i32 = 130;
@@ -23,5 +24,6 @@ Exit codes:
   1    some check failed, timed out, crashed or ran out of memory
   2    the attempt did not build
   3    no checks ran
-  4    the grader itself failed (bad arguments, unknown exercise, missing toolchain)
+  4    the grader itself failed (bad arguments, unknown exercise, missing toolchain
+       or a service the exercise needs)
   130  interrupted (Ctrl-C / SIGTERM); nothing is left running";

@@ -156,7 +156,10 @@ impl Harness {
             executables: tempfile::Builder::new()
                 .prefix("grade-bin-")
                 .tempdir()
-                .map_err(io("cannot create a temporary directory in", std::env::temp_dir()))?,
+                .map_err(io(
+                    "cannot create a temporary directory in",
+                    std::env::temp_dir(),
+                ))?,
         })
     }
 
@@ -202,7 +205,7 @@ impl Harness {
         std::fs::create_dir_all(&self.target_dir).map_err(io("cannot create", &self.target_dir))?;
         let lock_path = self.target_dir.join(".grade-build.lock");
         let lock = std::fs::File::create(&lock_path).map_err(io("cannot create", &lock_path))?;
-        lock.lock().map_err(io("cannot lock", &lock_path))?;
+        wait_for_lock(&lock).map_err(io("cannot lock", &lock_path))?;
         let mut child =
             sandbox::spawn_in_group(&mut command).map_err(|source| GradeError::NoCargo {
                 program: cargo_program(),
@@ -265,14 +268,14 @@ impl Harness {
         drop(group);
         let cargo_stderr = stderr_reader.join().unwrap_or_default();
 
-        if status.success() {
-            if let Some(executable) = executable {
-                let private = self.keep(&executable)?;
-                for bin in &attempt_bins {
-                    self.keep(bin)?;
-                }
-                return Ok(BuildOutcome::Built(private));
+        if status.success()
+            && let Some(executable) = executable
+        {
+            let private = self.keep(&executable)?;
+            for bin in &attempt_bins {
+                self.keep(bin)?;
             }
+            return Ok(BuildOutcome::Built(private));
         }
         drop(lock);
         if crate::interrupt::requested() {
@@ -326,6 +329,26 @@ fn bad_attempt(path: &Path, reason: &str) -> GradeError {
     GradeError::BadAttempt {
         path: path.to_owned(),
         reason: reason.to_owned(),
+    }
+}
+
+/// Takes the build lock, waiting while another grading run builds. The wait polls rather than
+/// blocking in `flock`: a blocked thread cannot notice Ctrl-C / SIGTERM, and the grader must
+/// stop promptly even while another run holds the lock for a long build.
+fn wait_for_lock(lock: &std::fs::File) -> std::io::Result<()> {
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(error)) => return Err(error),
+        }
+        if crate::interrupt::requested() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Interrupted,
+                "interrupted while waiting for another build",
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 

@@ -46,9 +46,9 @@ pub(crate) fn register(pgid: i32) {
 
 /// Forgets a process group once it is gone.
 pub(crate) fn unregister(pgid: i32) {
-    if let Ok(mut groups) = GROUPS.lock() {
-        if let Some(groups) = groups.as_mut() {
-            groups.remove(&pgid);
-        }
+    if let Ok(mut groups) = GROUPS.lock()
+        && let Some(groups) = groups.as_mut()
+    {
+        groups.remove(&pgid);
     }
 }

@@ -14,21 +14,28 @@
 //!   JSON, JUnit).
 //! - [`state`]: the candidate's results in `.grade/`.
 //! - [`verify`]: the repository's own invariants (references pass, stubs fail).
+//! - [`services`], [`doctor`]: the servers exercises need (Redis), provisioned per run and
+//!   torn down after it; `grade doctor` says what this machine provides.
+//! - [`practice`]: the practice loop: `start` and the clock, `watch`, `hint`, `reset` with
+//!   backups, `solution`, `list` / `progress`, shell completions.
 //! - [`interrupt`], [`error`], [`exit`]: signals, typed errors and exit codes.
 
 mod app;
 mod cli;
+mod doctor;
 mod error;
 mod exit;
 mod harness;
 mod interrupt;
 mod meta;
 mod outcome;
+mod practice;
 mod progress;
 mod repo;
 mod report;
 mod runner;
 mod sandbox;
+mod services;
 mod state;
 mod verify;
 

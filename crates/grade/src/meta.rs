@@ -57,13 +57,12 @@ pub struct Metadata {
     /// Wall-clock limit for each check, before `--timeout-scale`.
     #[serde(default = "default_timeout")]
     pub timeout_secs: f64,
-    /// Services the checks need (`redis`, `kafka`, …).
+    /// Services the checks need (`redis`, …): provisioned once per run, before the build
+    /// (see `services`), and listed by `grade doctor`.
     #[serde(default)]
-    #[allow(dead_code, reason = "validated now; read by service provisioning")]
     pub services: Vec<String>,
-    /// Hints in increasing strength.
+    /// Hints in increasing strength, revealed one per `grade hint`.
     #[serde(default)]
-    #[allow(dead_code, reason = "validated now; read by `grade hint`")]
     pub hints: Vec<String>,
     /// The acceptance criteria, in README order.
     pub criteria: Vec<Criterion>,

@@ -3,7 +3,7 @@
 //!
 //! Progress always goes to stderr, so stdout carries the report and nothing else.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -37,20 +37,6 @@ impl Progress {
             Self::Live { bar: None, label }
         } else {
             Self::Plain { label }
-        }
-    }
-
-    /// Prints a line above the live display (or plainly), unless silent.
-    pub fn note(&mut self, line: &str) {
-        match self {
-            Self::Silent => {}
-            Self::Plain { .. } => {
-                let _ = writeln!(std::io::stderr(), "{line}");
-            }
-            Self::Live { bar: Some(bar), .. } => bar.println(line),
-            Self::Live { bar: None, .. } => {
-                let _ = writeln!(std::io::stderr(), "{line}");
-            }
         }
     }
 

@@ -21,6 +21,7 @@ use crate::outcome::CheckOutcome;
 use crate::repo::Exercise;
 use crate::report::CheckResult;
 use crate::sandbox::{self, Finished, Limits};
+use crate::services::Services;
 
 /// What happens during a grading run, in order.
 #[derive(Debug)]
@@ -140,6 +141,7 @@ pub fn run_checks(
     exercise: &Exercise,
     checks: &[CheckInfo],
     settings: Settings,
+    services: &Services,
     observer: &mut dyn Observer,
 ) -> Result<Vec<CheckResult>, GradeError> {
     observer.event(Event::ChecksStarting {
@@ -180,6 +182,7 @@ pub fn run_checks(
                         exercise,
                         info,
                         settings,
+                        &services.check_env(&info.id, run),
                         &scratch_root.join(format!("{check}-{run}")),
                     ) {
                         Ok((outcome, duration, output)) => Message::Finished(RunResult {
@@ -236,6 +239,7 @@ fn run_one(
     exercise: &Exercise,
     info: &CheckInfo,
     settings: Settings,
+    service_env: &[(&'static str, String)],
     scratch: &Path,
 ) -> Result<(CheckOutcome, Duration, String), GradeError> {
     std::fs::create_dir_all(scratch).map_err(io("cannot create", scratch))?;
@@ -252,6 +256,8 @@ fn run_one(
         .env(ENV_SCRATCH_DIR, scratch)
         .env(ENV_TIMEOUT_SCALE, settings.timeout_scale.to_string())
         .env(ENV_MEMORY_LIMIT, settings.memory.to_string())
+        // Where the run's services are, and this run's own key prefix (empty if none).
+        .envs(service_env.iter().map(|(name, value)| (name, value)))
         // The panic message is in the report already; a backtrace would bury it.
         .env_remove("RUST_BACKTRACE");
     let finished = sandbox::run(

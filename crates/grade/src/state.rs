@@ -28,11 +28,61 @@ pub struct State {
 }
 
 /// What is remembered about one exercise.
+///
+/// Every field but `last` belongs to the practice loop (`grade start`, `hint`, `solution`; see
+/// `practice/`). All are optional with defaults, so older state files still read.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct ExerciseState {
     /// The last grading of the candidate's own attempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last: Option<LastResult>,
+    /// The current (or last) timed session, from `grade start`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<Session>,
+    /// Hints revealed by `grade hint` (since the last `grade start --restart`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub hints_used: u32,
+    /// When the reference solution was first shown before the attempt passed
+    /// (`grade solution --force`), in seconds since the Unix epoch. Never cleared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solution_viewed_at_unix: Option<u64>,
+    /// The fastest session that ended in a pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best: Option<BestRun>,
+}
+
+/// A timed practice session: `grade start` starts the clock, the first passing grade stops it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// When the clock started, in seconds since the Unix epoch.
+    pub started_at_unix: u64,
+    /// The exercise's time budget when the session started, in seconds.
+    pub budget_secs: u64,
+    /// When the attempt first passed in this session (the clock stops there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passed_at_unix: Option<u64>,
+    /// Whether that pass came within the budget; `None` until it passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passed_within_budget: Option<bool>,
+}
+
+/// The fastest passing session of an exercise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BestRun {
+    /// Seconds from `grade start` to the first passing grade.
+    pub secs: u64,
+    /// Whether that was within the budget.
+    pub within_budget: bool,
+    /// Hints used by then.
+    pub hints_used: u32,
+    /// Whether the solution had been viewed by then.
+    pub solution_viewed: bool,
+    /// When it passed, in seconds since the Unix epoch.
+    pub at_unix: u64,
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
 }
 
 /// A summary of one grading run.
@@ -61,9 +111,7 @@ impl LastResult {
             max_score: report.max_score,
             passed: report.passed(),
             total: report.checks.len(),
-            at_unix: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
+            at_unix: crate::practice::clock::now_unix(),
         }
     }
 }
@@ -101,17 +149,19 @@ impl Store {
         }
     }
 
-    /// Applies `change` to the stored state and writes it back atomically.
-    pub fn update(&self, change: impl FnOnce(&mut State)) -> Result<(), GradeError> {
+    /// Applies `change` to the stored state and writes it back atomically; returns what
+    /// `change` returned.
+    pub fn update<T>(&self, change: impl FnOnce(&mut State) -> T) -> Result<T, GradeError> {
         let mut state = self.load();
         state.version = VERSION;
-        change(&mut state);
+        let value = change(&mut state);
         let dir = self.path.parent().expect("the state file has a parent");
         std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
         let temporary = self.path.with_extension("json.tmp");
         let text = serde_json::to_string_pretty(&state).expect("state serialises");
         std::fs::write(&temporary, text).map_err(io("cannot write", &temporary))?;
-        std::fs::rename(&temporary, &self.path).map_err(io("cannot write", &self.path))
+        std::fs::rename(&temporary, &self.path).map_err(io("cannot write", &self.path))?;
+        Ok(value)
     }
 }
 

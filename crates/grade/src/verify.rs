@@ -7,6 +7,7 @@
 //! so run it on a clean checkout: that is what CI does.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, Result};
@@ -18,9 +19,16 @@ use crate::progress::Progress;
 use crate::repo::{Exercise, Repo};
 use crate::report::{Report, human::build_headline};
 use crate::runner::Settings;
+use crate::services::Host;
 
 /// Verifies `names` (every exercise when empty); returns the exit code.
-pub fn run(repo: &Repo, names: &[String], settings: Settings, color: bool) -> Result<i32> {
+pub fn run(
+    repo: &Repo,
+    names: &[String],
+    settings: Settings,
+    host: &Host,
+    color: bool,
+) -> Result<i32> {
     let exercises = if names.is_empty() {
         repo.exercises()?
     } else {
@@ -31,7 +39,7 @@ pub fn run(repo: &Repo, names: &[String], settings: Settings, color: bool) -> Re
     };
     let mut failed = 0;
     for exercise in &exercises {
-        let problems = verify_one(repo, exercise, settings, color)?;
+        let problems = verify_one(repo, exercise, settings, host, color)?;
         if problems.is_empty() {
             println!("ok      {}", exercise.slug);
         } else {
@@ -57,28 +65,31 @@ fn verify_one(
     repo: &Repo,
     exercise: &Exercise,
     settings: Settings,
+    host: &Host,
     color: bool,
 ) -> Result<Vec<String>> {
+    let grade_whole = |role: &str, dir: &Path| -> Result<Report> {
+        let mut progress = Progress::new(format!("{} ({role})", exercise.slug), false);
+        let label = repo.display_path(dir);
+        let (report, _) = grade_attempt(
+            repo,
+            exercise,
+            dir,
+            label,
+            &[],
+            settings,
+            host,
+            color,
+            &mut progress,
+        )
+        .with_context(|| format!("grading the {role} of {}", exercise.slug))?;
+        Ok(report)
+    };
     let mut problems = Vec::new();
-    let mut progress = Progress::new(format!("{} (reference)", exercise.slug), false);
 
-    let (reference, _) = grade_attempt(
-        repo,
-        exercise,
-        &exercise.reference_dir,
-        repo.display_path(&exercise.reference_dir),
-        &[],
-        settings,
-        color,
-        &mut progress,
-    )
-    .with_context(|| format!("grading the reference solution of {}", exercise.slug))?;
-    if let Some(failure) = &reference.build_failure {
-        problems.push(format!(
-            "the reference does not build: {}\n{}",
-            build_headline(failure.culprit),
-            failure.diagnostics.join("\n")
-        ));
+    let reference = grade_whole("reference", &exercise.reference_dir)?;
+    if let Some(problem) = build_problem("reference", &reference) {
+        problems.push(problem);
         return Ok(problems);
     }
     problems.extend(consistency(exercise, &reference));
@@ -90,30 +101,13 @@ fn verify_one(
         ));
     }
 
-    progress.note(&format!("clippy on the {} stub…", exercise.slug));
+    eprintln!("clippy on the {} stub…", exercise.slug);
     if let Some(problem) = clippy_stub(repo, exercise)? {
         problems.push(problem);
     }
 
-    let mut progress = Progress::new(format!("{} (stub)", exercise.slug), false);
-    let (stub, _) = grade_attempt(
-        repo,
-        exercise,
-        &exercise.attempt_dir,
-        repo.display_path(&exercise.attempt_dir),
-        &[],
-        settings,
-        color,
-        &mut progress,
-    )
-    .with_context(|| format!("grading the stub of {}", exercise.slug))?;
-    if let Some(failure) = &stub.build_failure {
-        problems.push(format!(
-            "the stub does not build: {}\n{}",
-            build_headline(failure.culprit),
-            failure.diagnostics.join("\n")
-        ));
-    }
+    let stub = grade_whole("stub", &exercise.attempt_dir)?;
+    problems.extend(build_problem("stub", &stub));
     for check in stub.checks.iter().filter(|c| c.outcome.is_pass()) {
         problems.push(format!(
             "the stub passes {}: a check that a stub passes proves nothing",
@@ -121,6 +115,17 @@ fn verify_one(
         ));
     }
     Ok(problems)
+}
+
+/// "the reference does not build: …" with the diagnostics, when `report` is a build failure.
+fn build_problem(role: &str, report: &Report) -> Option<String> {
+    report.build_failure.as_ref().map(|failure| {
+        format!(
+            "the {role} does not build: {}\n{}",
+            build_headline(failure.culprit),
+            failure.diagnostics.join("\n")
+        )
+    })
 }
 
 /// Metadata vs the suite's own listing.
@@ -139,13 +144,13 @@ fn consistency(exercise: &Exercise, report: &Report) -> Vec<String> {
         ));
     }
     for check in &report.checks {
-        if let Some(criterion) = exercise.meta.criterion_of(&check.id) {
-            if criterion.id != check.criterion {
-                problems.push(format!(
-                    "`{}` belongs to criterion `{}` in the suite but is listed under `{}` in exercise.toml",
-                    check.id, check.criterion, criterion.id
-                ));
-            }
+        if let Some(criterion) = exercise.meta.criterion_of(&check.id)
+            && criterion.id != check.criterion
+        {
+            problems.push(format!(
+                "`{}` belongs to criterion `{}` in the suite but is listed under `{}` in exercise.toml",
+                check.id, check.criterion, criterion.id
+            ));
         }
     }
     problems

@@ -41,6 +41,13 @@ pub fn render(report: &Report) -> String {
         report.exercise, report.title
     );
     let _ = writeln!(out, "{DIM}attempt{DIM:#} {}", report.attempt);
+    for service in &report.services {
+        let _ = writeln!(out, "{DIM}{:<7}{DIM:#} {}", service.name, service.detail);
+    }
+    if let Some(note) = &report.practice {
+        let style = if note.is_over() { YELLOW } else { Style::new() };
+        let _ = writeln!(out, "{DIM}clock{DIM:#}   {style}{}{style:#}", note.text());
+    }
     out.push('\n');
 
     if let Some(failure) = &report.build_failure {

@@ -26,10 +26,19 @@ struct JsonReport<'a> {
     score: f64,
     max_score: f64,
     duration_ms: u128,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    services: Vec<JsonService<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     build: Option<JsonBuild<'a>>,
     criteria: Vec<JsonCriterion<'a>>,
     checks: Vec<JsonCheck<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonService<'a> {
+    name: &'a str,
+    source: &'static str,
+    detail: &'a str,
 }
 
 #[derive(Serialize)]
@@ -87,6 +96,15 @@ pub fn render(report: &Report) -> String {
         score: report.score,
         max_score: report.max_score,
         duration_ms: report.duration.as_millis(),
+        services: report
+            .services
+            .iter()
+            .map(|s| JsonService {
+                name: &s.name,
+                source: s.source,
+                detail: &s.detail,
+            })
+            .collect(),
         build: report.build_failure.as_ref().map(|failure| JsonBuild {
             culprit: match failure.culprit {
                 Culprit::Attempt => "attempt",

@@ -59,6 +59,21 @@ pub struct Report {
     pub criteria: Vec<CriterionResult>,
     /// Per check, in suite order.
     pub checks: Vec<CheckResult>,
+    /// The services the run provisioned and where each came from (empty when none).
+    pub services: Vec<ServiceUse>,
+    /// The practice clock, hints and solution views, for the candidate's own attempt.
+    pub practice: Option<crate::practice::clock::Note>,
+}
+
+/// A service a run used, and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceUse {
+    /// The service, as `exercise.toml` names it (`redis`).
+    pub name: String,
+    /// The stable name of its source: `url`, `binary` or `docker`.
+    pub source: &'static str,
+    /// For people: version, address, whether the grader started it.
+    pub detail: String,
 }
 
 /// One criterion's score.
@@ -170,6 +185,8 @@ impl Report {
             build_failure: None,
             criteria,
             checks,
+            services: Vec::new(),
+            practice: None,
         }
     }
 
@@ -192,6 +209,8 @@ impl Report {
             build_failure: Some(failure),
             criteria: Vec::new(),
             checks: Vec::new(),
+            services: Vec::new(),
+            practice: None,
         }
     }
 

@@ -13,6 +13,9 @@ use crate::util::{Fixture, fixtures, materialize, processes_matching};
 /// find any that survive.
 const CHILD_MARKER: &str = "86399.5";
 
+/// The marker the SIGTERM test substitutes for [`CHILD_MARKER`].
+const SIGTERM_CHILD_MARKER: &str = "86398.5";
+
 fn run_hostile(fixture: &Fixture) {
     let exercise = fixture
         .exercise
@@ -95,10 +98,15 @@ fn hostile_attempts_end_with_the_right_outcome_and_leave_nothing_behind() {
 /// the temporary directories.
 #[test]
 fn sigterm_stops_everything_the_grader_started() {
-    let fixture = fixtures("hostile")
+    let mut fixture = fixtures("hostile")
         .into_iter()
         .find(|f| f.name == "leaves_a_child")
         .expect("the child fixture");
+    // Its own marker: the hostile test above runs the same fixture in parallel, and must not
+    // see this test's child (or the other way round).
+    for edit in &mut fixture.edits {
+        edit.replace = edit.replace.replace(CHILD_MARKER, SIGTERM_CHILD_MARKER);
+    }
     let attempt = materialize(fixture.exercise.as_deref().unwrap(), &fixture);
     let tmp = tempfile::tempdir().unwrap();
     let mut grader = std::process::Command::new(assert_cmd::cargo::cargo_bin("grade"))
@@ -118,7 +126,7 @@ fn sigterm_stops_everything_the_grader_started() {
         .unwrap();
 
     let deadline = Instant::now() + Duration::from_secs(300);
-    while processes_matching(CHILD_MARKER).is_empty() {
+    while processes_matching(SIGTERM_CHILD_MARKER).is_empty() {
         assert!(
             Instant::now() < deadline,
             "the check never started its child"
@@ -145,7 +153,7 @@ fn sigterm_stops_everything_the_grader_started() {
     };
     assert_eq!(status.code(), Some(130));
     assert!(
-        processes_matching(CHILD_MARKER).is_empty(),
+        processes_matching(SIGTERM_CHILD_MARKER).is_empty(),
         "the check's child survived SIGTERM"
     );
     let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();

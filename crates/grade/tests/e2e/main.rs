@@ -11,9 +11,15 @@
 //!   fixture attempt fails exactly the checks it says it fails.
 //! - `hostile`: attempts that loop, deadlock, abort, overflow, eat memory or leave children.
 //! - `reports`: snapshots of the human and JUnit reports, JSON against its schema.
+//! - `services`: Redis provisioned by the grader (`doctor`, teardown, a user's server).
+//! - `practice`: the practice loop (`start` and the clock, `hint`, `reset` and backups,
+//!   `solution`, `list` / `progress`, completions, `watch` in a pseudo-terminal), each test in a
+//!   temporary copy of the checkout.
 
 mod cli;
 mod exercises;
 mod hostile;
+mod practice;
 mod reports;
+mod services;
 mod util;
