@@ -81,6 +81,7 @@ fixture_tests! {
     csv_to_ndjson_fixtures => "csv-to-ndjson",
     idempotency_fixtures => "idempotency",
     graceful_shutdown_fixtures => "graceful-shutdown",
+    rate_limiter_fixtures => "rate-limiter",
 }
 
 /// The stub scores 0 with status `fail` (not `error`: it builds), and every check says why.
