@@ -162,7 +162,10 @@ fn failure_details(out: &mut String, check: &CheckResult) {
         "{style}{symbol} {}{style:#} {DIM}— {}{DIM:#}",
         check.id, check.description
     );
-    let _ = writeln!(out, "  {}", check.outcome.summary());
+    // Messages may span lines (a failure naming its input, say): keep them all indented.
+    for line in check.outcome.summary().lines() {
+        let _ = writeln!(out, "  {line}");
+    }
     if let CheckOutcome::Fail(failure) = &check.outcome {
         if let Some(diff) = &failure.diff {
             let _ = writeln!(out, "  {DIM}diff (- expected, + actual):{DIM:#}");
