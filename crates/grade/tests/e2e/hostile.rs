@@ -140,17 +140,11 @@ fn sigterm_stops_everything_the_grader_started() {
     let pid = nix::unistd::Pid::from_raw(grader.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
 
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = grader.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the grader did not stop within 10s of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = crate::util::wait_for_exit(
+        &mut grader,
+        Duration::from_secs(10),
+        "the grader after SIGTERM",
+    );
     assert_eq!(status.code(), Some(130));
     assert!(
         processes_matching(SIGTERM_CHILD_MARKER).is_empty(),

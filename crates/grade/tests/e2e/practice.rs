@@ -172,26 +172,7 @@ fn assert_success(output: &Output) {
 
 /// Snapshot settings: the temporary checkout's path varies between runs.
 fn snapshot_settings(checkout: &Checkout) -> insta::Settings {
-    let mut settings = insta::Settings::clone_current();
-    settings.add_filter(
-        &regex_escape(&checkout.path().display().to_string()),
-        "[ROOT]",
-    );
-    settings.set_snapshot_path("snapshots");
-    settings.set_prepend_module_to_snapshot(false);
-    settings
-}
-
-fn regex_escape(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            if c.is_alphanumeric() || c == '/' {
-                vec![c]
-            } else {
-                vec!['\\', c]
-            }
-        })
-        .collect()
+    crate::util::snapshot_settings(checkout.path())
 }
 
 #[test]

@@ -5,28 +5,13 @@ use crate::util::{fixtures, grade, grade_json, materialize, root};
 /// Durations, temporary paths and the checkout's location vary between runs; everything
 /// else in a report must not.
 fn stable_settings() -> insta::Settings {
-    let mut settings = insta::Settings::clone_current();
-    settings.add_filter(r"\b\d+(\.\d+)?(ms|s)\b", "[T]");
+    let mut settings = crate::util::snapshot_settings(&root());
+    settings.add_filter(r" *\b\d+(\.\d+)?(ms|s)\b", " [T]");
     settings.add_filter(r"\b\d+m \d+s\b", "[T]");
     settings.add_filter(r#"time="[0-9.]+""#, r#"time="[T]""#);
     settings.add_filter(r#"timestamp="[^"]+""#, r#"timestamp="[TS]""#);
     settings.add_filter(r"/[^\s]*fixture-[A-Za-z0-9_-]+", "[ATTEMPT]");
-    settings.add_filter(&regex_escape(&root().display().to_string()), "[ROOT]");
-    settings.set_snapshot_path("snapshots");
-    settings.set_prepend_module_to_snapshot(false);
     settings
-}
-
-fn regex_escape(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            if c.is_alphanumeric() || c == '/' {
-                vec![c]
-            } else {
-                vec!['\\', c]
-            }
-        })
-        .collect()
 }
 
 /// The fixture used for report snapshots: one failing check with a text diff.

@@ -417,17 +417,7 @@ fn interrupt_while_serving(args: &[&str], signal: Signal, what: &str) {
     // Let the run get properly under way (the command or the build starts).
     std::thread::sleep(Duration::from_millis(500));
     kill(Pid::from_raw(grader.id() as i32), signal).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = grader.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: the grader did not stop within 10s of {signal}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = crate::util::wait_for_exit(&mut grader, Duration::from_secs(10), what);
     assert_eq!(status.code(), Some(130), "{what}");
     assert_nothing_left(tmp.path(), what);
 }
