@@ -27,6 +27,9 @@ use crate::check::{Body, Check};
 /// Set while a check runs on a paused clock, so deadlines know not to scale.
 pub(crate) static CLOCK_PAUSED: AtomicBool = AtomicBool::new(false);
 
+/// Set while a check's body runs: only its panics are recorded rather than printed.
+static IN_CHECK: AtomicBool = AtomicBool::new(false);
+
 /// Every panic so far: message, location and thread, recorded by the panic hook.
 static PANICS: Mutex<Vec<PanicRecord>> = Mutex::new(Vec::new());
 
@@ -97,6 +100,7 @@ fn run_protocol(check: &Check) -> i32 {
 /// Runs a check's body, catching panics, and returns its verdict.
 pub(crate) fn run_check(check: &Check) -> Verdict {
     install_panic_hook();
+    IN_CHECK.store(true, Ordering::SeqCst);
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| match &check.body {
         Body::Sync(body) => body(),
         Body::Paused(body) => {
@@ -122,6 +126,7 @@ pub(crate) fn run_check(check: &Check) -> Verdict {
             result
         }
     }));
+    IN_CHECK.store(false, Ordering::SeqCst);
     let mut panics = PANICS
         .lock()
         .map(|mut panics| std::mem::take(&mut *panics))
@@ -157,21 +162,30 @@ pub(crate) fn run_check(check: &Check) -> Verdict {
 /// alone loses the location, and the default hook's text would only repeat, in the captured
 /// output, what the report already says.
 fn install_panic_hook() {
-    panic::set_hook(Box::new(|info| {
-        let record = PanicRecord {
-            message: payload_message(info.payload()),
-            location: info
-                .location()
-                .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column())),
-            thread: std::thread::current()
-                .name()
-                .unwrap_or("unnamed")
-                .to_owned(),
-        };
-        if let Ok(mut panics) = PANICS.lock() {
-            panics.push(record);
-        }
-    }));
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let default_hook = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            // Outside a check (the suite's own code, or a unit test's assertion) panics print
+            // as usual.
+            if !IN_CHECK.load(Ordering::SeqCst) {
+                return default_hook(info);
+            }
+            let record = PanicRecord {
+                message: payload_message(info.payload()),
+                location: info
+                    .location()
+                    .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column())),
+                thread: std::thread::current()
+                    .name()
+                    .unwrap_or("unnamed")
+                    .to_owned(),
+            };
+            if let Ok(mut panics) = PANICS.lock() {
+                panics.push(record);
+            }
+        }));
+    });
 }
 
 fn payload_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -269,12 +283,23 @@ mod tests {
     use super::*;
     use crate::{check, fail};
 
+    /// In a suite each check has its process to itself; unit tests share one, so the tests
+    /// that run checks take turns (the panic records and the clock flag are process-wide).
+    static ONE_CHECK_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+    fn serial() -> std::sync::MutexGuard<'static, ()> {
+        ONE_CHECK_AT_A_TIME
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     #[test]
     #[allow(
         clippy::todo,
         reason = "a stub's todo!() is exactly what this test imitates"
     )]
     fn passing_failing_and_panicking_bodies_give_their_verdicts() {
+        let _turn = serial();
         let pass = check("a.pass", "a", "passes").sync(|| Ok(()));
         assert_eq!(run_check(&pass), Verdict::Pass);
 
@@ -293,6 +318,7 @@ mod tests {
 
     #[test]
     fn paused_checks_run_on_virtual_time() {
+        let _turn = serial();
         let sleepy = check("t.sleep", "t", "sleeps an hour").paused(|| async {
             let start = std::time::Instant::now();
             tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -304,6 +330,7 @@ mod tests {
 
     #[test]
     fn within_reports_a_deadline_in_virtual_time() {
+        let _turn = serial();
         let stuck = check("t.stuck", "t", "never finishes").paused(|| async {
             crate::time::within(
                 Duration::from_secs(5),
