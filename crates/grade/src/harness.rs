@@ -305,9 +305,7 @@ impl Harness {
         };
         Ok(BuildOutcome::Failed(failure))
     }
-}
 
-impl Harness {
     /// Hard-links (or copies) a freshly built executable into this build's private folder.
     fn keep(&self, executable: &Path) -> Result<PathBuf, GradeError> {
         let name = executable.file_name().expect("executables have names");
@@ -510,27 +508,11 @@ fn resolve_dependency(
                 )
             })?;
         table.remove("workspace");
-        let extra_features: Vec<String> = table
-            .get("features")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let extra_features = features_of(&table);
         let optional = table.get("optional").cloned();
         table = inherited;
         if !extra_features.is_empty() {
-            let mut features: Vec<String> = table
-                .get("features")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let mut features = features_of(&table);
             for feature in extra_features {
                 if !features.contains(&feature) {
                     features.push(feature);
@@ -549,6 +531,19 @@ fn resolve_dependency(
         table.insert("path", path_str(&absolute).into());
     }
     Ok(table)
+}
+
+/// The `features` list of a dependency table (empty when absent).
+fn features_of(table: &toml_edit::InlineTable) -> Vec<String> {
+    table
+        .get("features")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A dependency item (`"1"` or `{ … }` or a `[dependencies.x]` table) as an inline table.
