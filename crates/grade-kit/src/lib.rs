@@ -28,17 +28,23 @@
 //! - [`time`], [`mem`], [`env`]: helpers for deadlines, memory measurement and the
 //!   environment the grader provides.
 //! - [`services`]: connection details of provisioned services (Redis).
+//! - [`model`]: model-based checks: seeded scenarios compared with an executable spec, the
+//!   smallest failing one shown.
+//!
+//! [`proptest`] is re-exported so suites write strategies with the same version the kit drives.
 
 pub mod assert;
 pub mod check;
 pub mod env;
 pub mod mem;
+pub mod model;
 pub mod run;
 pub mod services;
 pub mod time;
 
 pub use check::{Check, CheckBuilder, check};
 pub use grade_protocol::Failure;
+pub use proptest;
 pub use run::main;
 
 /// What a check returns: `Ok(())` when the attempt behaves, a [`Failure`] otherwise.

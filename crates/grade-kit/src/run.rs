@@ -188,6 +188,22 @@ fn install_panic_hook() {
     });
 }
 
+/// The message of a panic that was just caught inside a check (by a model-based check that
+/// catches each scenario's panic itself): the recorded message with its location when the hook
+/// saw it, else the payload's text. Taking the record keeps it out of the check's verdict.
+pub(crate) fn take_panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let record = PANICS.lock().ok().and_then(|mut panics| panics.pop());
+    match record {
+        Some(PanicRecord {
+            message,
+            location: Some(location),
+            ..
+        }) => format!("{message} (at {location})"),
+        Some(PanicRecord { message, .. }) => message,
+        None => payload_message(payload),
+    }
+}
+
 fn payload_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(text) = payload.downcast_ref::<&str>() {
         (*text).to_owned()
@@ -278,20 +294,22 @@ fn wait_at_most(
     Ok(None)
 }
 
+/// In a suite each check has its process to itself; unit tests share one, so the tests that
+/// run checks or panic take turns (the panic records and the clock flag are process-wide).
+#[cfg(test)]
+pub(crate) fn tests_serial() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_CHECK_AT_A_TIME: Mutex<()> = Mutex::new(());
+    ONE_CHECK_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{check, fail};
 
-    /// In a suite each check has its process to itself; unit tests share one, so the tests
-    /// that run checks take turns (the panic records and the clock flag are process-wide).
-    static ONE_CHECK_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-    fn serial() -> std::sync::MutexGuard<'static, ()> {
-        ONE_CHECK_AT_A_TIME
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
+    use super::tests_serial as serial;
 
     #[test]
     #[allow(
