@@ -260,17 +260,13 @@ mod tests {
     #[test]
     fn a_rule_that_holds_passes_every_scenario() {
         let mut seen = 0;
-        let result = block_on(explore(
-            Explore::new(1).cases(50),
-            0u32..1000,
-            |n| {
-                seen += 1;
-                async move {
-                    ensure!(n < 1000, "out of range");
-                    Ok(())
-                }
-            },
-        ));
+        let result = block_on(explore(Explore::new(1).cases(50), 0u32..1000, |n| {
+            seen += 1;
+            async move {
+                ensure!(n < 1000, "out of range");
+                Ok(())
+            }
+        }));
         assert_eq!(result, Ok(()));
         assert_eq!(seen, 50);
     }
@@ -289,9 +285,21 @@ mod tests {
             },
         ))
         .unwrap_err();
-        assert!(failure.message.starts_with("500 is too big"), "{}", failure.message);
-        assert!(failure.message.contains("[\n    500,\n]"), "{}", failure.message);
-        assert!(failure.message.contains("from seed 7"), "{}", failure.message);
+        assert!(
+            failure.message.starts_with("500 is too big"),
+            "{}",
+            failure.message
+        );
+        assert!(
+            failure.message.contains("[\n    500,\n]"),
+            "{}",
+            failure.message
+        );
+        assert!(
+            failure.message.contains("from seed 7"),
+            "{}",
+            failure.message
+        );
     }
 
     #[test]
@@ -311,15 +319,21 @@ mod tests {
     #[test]
     fn a_panic_is_reported_with_its_smallest_scenario() {
         let _turn = crate::run::tests_serial();
-        let failure = block_on(explore(Explore::new(9).cases(100), 0u32..100, |n| async move {
-            if n >= 10 {
-                panic!("cannot handle {n}");
-            }
-            Ok(())
-        }))
+        let failure = block_on(explore(
+            Explore::new(9).cases(100),
+            0u32..100,
+            |n| async move {
+                if n >= 10 {
+                    panic!("cannot handle {n}");
+                }
+                Ok(())
+            },
+        ))
         .unwrap_err();
         assert!(
-            failure.message.starts_with("your code panicked in this scenario: cannot handle 10"),
+            failure
+                .message
+                .starts_with("your code panicked in this scenario: cannot handle 10"),
             "{}",
             failure.message
         );
@@ -327,10 +341,14 @@ mod tests {
 
     #[test]
     fn expected_and_actual_survive_shrinking() {
-        let failure = block_on(explore(Explore::new(2).cases(100), 0u32..100, |n| async move {
-            crate::ensure_eq!(n.min(20), n, "clamped");
-            Ok(())
-        }))
+        let failure = block_on(explore(
+            Explore::new(2).cases(100),
+            0u32..100,
+            |n| async move {
+                crate::ensure_eq!(n.min(20), n, "clamped");
+                Ok(())
+            },
+        ))
         .unwrap_err();
         assert_eq!(failure.expected.as_deref(), Some("21"));
         assert_eq!(failure.actual.as_deref(), Some("20"));

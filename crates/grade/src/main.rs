@@ -37,6 +37,7 @@ mod runner;
 mod sandbox;
 mod services;
 mod state;
+mod trace;
 mod verify;
 
 use std::process::ExitCode;

@@ -1,7 +1,8 @@
 //! `grade verify`: the repository's invariants, checked the way CI checks them.
 //!
 //! For each exercise: the metadata and the suite agree (every criterion has checks, every check
-//! names a listed criterion, no check is missing from either side); the reference solution
+//! names a listed criterion, no check is missing from either side); the spec trace is complete
+//! (every rule of the prompt has checks and every check tests a rule, see [`crate::trace`]); the reference solution
 //! builds and passes every check; the stub builds clippy-clean with `-D warnings` and fails
 //! every check (a check the stub passes proves nothing). It grades whatever is in `exercises/`,
 //! so run it on a clean checkout: that is what CI does.
@@ -20,6 +21,7 @@ use crate::repo::{Exercise, Repo};
 use crate::report::{Report, human::build_headline};
 use crate::runner::Settings;
 use crate::services::Host;
+use crate::trace;
 
 /// Verifies `names` (every exercise when empty); returns the exit code.
 pub fn run(
@@ -93,6 +95,7 @@ fn verify_one(
         return Ok(problems);
     }
     problems.extend(consistency(exercise, &reference));
+    problems.extend(spec_trace(exercise));
     for check in reference.checks.iter().filter(|c| !c.outcome.is_pass()) {
         problems.push(format!(
             "the reference fails {}: {}",
@@ -154,6 +157,18 @@ fn consistency(exercise: &Exercise, report: &Report) -> Vec<String> {
         }
     }
     problems
+}
+
+/// The prompt's rules vs `spec.toml` vs the checks (see [`crate::trace`]).
+fn spec_trace(exercise: &Exercise) -> Vec<String> {
+    let prompt = match std::fs::read_to_string(exercise.attempt_dir.join("README.md")) {
+        Ok(prompt) => prompt,
+        Err(error) => return vec![format!("cannot read the prompt README.md: {error}")],
+    };
+    match trace::load(&exercise.attempt_dir) {
+        Ok(spec) => trace::problems(&spec, &prompt, &exercise.meta),
+        Err(problem) => vec![problem],
+    }
 }
 
 /// Runs clippy with `-D warnings` on the stub; a problem message when it is not clean.

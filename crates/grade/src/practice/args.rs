@@ -81,7 +81,7 @@ pub struct HintArgs {
 #[command(after_help = "\
 Your attempt is always copied to .grade/backups/<EXERCISE>/<ID>/ first: nothing you wrote is
 lost. The stub is the files git tracks under exercises/<EXERCISE>/ at HEAD (or --from REV);
-exercise.toml, README.md and target/ are left alone.
+exercise.toml, spec.toml, README.md and target/ are left alone.
 
 Examples:
   cargo grade reset retry                        back up your attempt, restore the stub (asks first)

@@ -2,7 +2,7 @@
 //!
 //! An attempt is everything under `exercises/<slug>/` except what belongs to the exercise
 //! rather than to the candidate: `exercise.toml` (the metadata the grader reads), `README.md`
-//! (the prompt) and `target/` (build output). Backups, the stub and restores all speak in
+//! (the prompt), `spec.toml` (the prompt's spec trace) and `target/` (build output). Backups, the stub and restores all speak in
 //! these terms, so "reset" and "restore" mean the same thing for every file: the attempt
 //! becomes exactly the given set, files the candidate added included (they are in the backup
 //! taken just before). Symbolic links are neither followed nor touched.
@@ -15,6 +15,10 @@ use crate::error::{GradeError, io};
 /// An attempt's files: path relative to the exercise folder → contents.
 pub type Files = BTreeMap<PathBuf, Vec<u8>>;
 
+/// The top-level files of an exercise folder that belong to the exercise, not the attempt: the
+/// metadata, the prompt and the prompt's spec trace.
+pub const EXERCISE_FILES: [&str; 3] = ["exercise.toml", "README.md", crate::trace::FILE];
+
 /// Whether `relative` (inside an exercise folder) belongs to the candidate's attempt.
 pub fn is_attempt_path(relative: &Path) -> bool {
     let mut components = relative.components();
@@ -23,7 +27,7 @@ pub fn is_attempt_path(relative: &Path) -> bool {
     match first {
         None => false,
         Some(name) if name == "target" => false,
-        Some(name) if top_level_file && (name == "exercise.toml" || name == "README.md") => false,
+        Some(name) if top_level_file && EXERCISE_FILES.iter().any(|file| name == *file) => false,
         Some(_) => true,
     }
 }
@@ -123,6 +127,7 @@ mod tests {
         assert!(is_attempt_path(Path::new("src/README.md")));
         assert!(!is_attempt_path(Path::new("README.md")));
         assert!(!is_attempt_path(Path::new("exercise.toml")));
+        assert!(!is_attempt_path(Path::new("spec.toml")));
         assert!(!is_attempt_path(Path::new("target/debug/x")));
     }
 

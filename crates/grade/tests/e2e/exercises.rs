@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::util::{check_ids, describe_failures, failing, fixtures, grade, grade_json};
+use crate::util::{Kind, check_ids, describe_failures, failing, fixtures, grade, grade_json};
 
 /// `grade verify`: each reference scores 100%, each stub is clippy-clean and fails every
 /// check, and each exercise's metadata matches its suite.
@@ -60,7 +60,8 @@ fn fixtures_fail_exactly_their_checks(slug: &str) {
     assert!(problems.is_empty(), "{slug}:\n{}", problems.join("\n"));
 }
 
-/// Grades one fixture; a problem message unless it fails exactly its `fails`.
+/// Grades one fixture; a problem message unless it fails exactly its `fails` (a correct
+/// attempt: none, with exit code 0).
 fn grade_fixture(
     slug: &str,
     fixture: &crate::util::Fixture,
@@ -70,14 +71,55 @@ fn grade_fixture(
     let (code, report) = grade_json(&[slug, "--attempt", dir.to_str().unwrap()]);
     let expected: BTreeSet<String> = fixture.fails.iter().cloned().collect();
     let actual = failing(&report);
-    (actual != expected || code != 1).then(|| {
+    let expected_code = if expected.is_empty() { 0 } else { 1 };
+    (actual != expected || code != expected_code).then(|| {
         format!(
-            "fixture `{}` ({}) should fail exactly {expected:?}; exit {code}, failed:\n{}",
+            "fixture `{}` ({}) should fail exactly {expected:?} (exit {expected_code}); exit {code}, failed:\n{}",
             fixture.name,
             fixture.description,
             describe_failures(&report)
         )
     })
+}
+
+/// Every exercise keeps attempts written from its prompt alone, not from its suite: at least
+/// eight wrong ones (a red team's) and two correct ones in idioms unlike the reference. Suites
+/// written against their authors' own fixtures miss the bugs the authors did not think of.
+#[test]
+fn every_exercise_has_red_team_attempts_and_correct_alternatives() {
+    let mut problems = Vec::new();
+    for slug in crate::util::slugs() {
+        let attempts = crate::util::attempt_fixtures(&slug);
+        let count = |kind| attempts.iter().filter(|a| a.kind == Some(kind)).count();
+        let (wrong, correct) = (count(Kind::Wrong), count(Kind::Correct));
+        if wrong < 8 || correct < 2 {
+            problems.push(format!(
+                "{slug}: {wrong} wrong and {correct} correct attempts under fixtures/{slug}/attempts/ (need 8 and 2)"
+            ));
+        }
+        // Blame the right criterion: a wrong attempt fails only checks of the criteria it
+        // violates. A check of another criterion failing first means that check's inputs
+        // exercise more than its own criterion.
+        let criteria = crate::util::criteria_of_checks(&slug);
+        for attempt in attempts.iter().filter(|a| a.kind == Some(Kind::Wrong)) {
+            for check in &attempt.fails {
+                match criteria.get(check) {
+                    Some(criterion) if attempt.violates.contains(criterion) => {}
+                    Some(criterion) => problems.push(format!(
+                        "{slug}: {} violates {:?} (\"{}\") but fails `{check}` of criterion `{criterion}`",
+                        attempt.name,
+                        attempt.violates,
+                        attempt.rule.as_deref().unwrap_or("")
+                    )),
+                    None => problems.push(format!(
+                        "{slug}: {} lists `{check}`, which is not a check of the exercise",
+                        attempt.name
+                    )),
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 /// One test per exercise, so exercises are graded in parallel.

@@ -26,15 +26,30 @@ pub fn grade() -> Command {
     command
 }
 
-/// A broken attempt, described as edits to the reference solution.
+/// An attempt the grader must judge in a known way.
+///
+/// Two forms: a `<name>.toml` of search/replace edits to the reference solution (the authors'
+/// fixtures: one planted bug each), or a folder `attempts/<name>/` holding a whole crate and a
+/// `fixture.toml` (attempts written from the prompt alone, by a red team, or correct
+/// alternatives in another idiom). Both say exactly which checks the attempt fails; a correct
+/// attempt fails none.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fixture {
-    /// The bug, in one sentence.
+    /// The bug (or, for a correct attempt, the idiom), in one sentence.
     pub description: String,
-    /// Exactly the checks this attempt fails (for exercise fixtures).
+    /// Exactly the checks this attempt fails (for exercise fixtures; empty for a correct one).
     #[serde(default)]
     pub fails: Vec<String>,
+    /// For whole-crate attempts: `wrong` or `correct`.
+    #[serde(default)]
+    pub kind: Option<Kind>,
+    /// For whole-crate attempts: the criteria its author meant it to violate.
+    #[serde(default)]
+    pub violates: Vec<String>,
+    /// For whole-crate attempts: the sentence of the prompt it breaks.
+    #[serde(default)]
+    pub rule: Option<String>,
     /// For hostile fixtures: the exercise, the one check to run, its expected status.
     #[serde(default)]
     pub exercise: Option<String>,
@@ -48,11 +63,24 @@ pub struct Fixture {
     /// Extra arguments for `grade`.
     #[serde(default)]
     pub args: Vec<String>,
-    #[serde(rename = "edit")]
+    #[serde(rename = "edit", default)]
     pub edits: Vec<Edit>,
     /// File name, for messages.
     #[serde(skip)]
     pub name: String,
+    /// For whole-crate attempts: the folder holding the crate.
+    #[serde(skip)]
+    pub crate_dir: Option<PathBuf>,
+}
+
+/// What a whole-crate attempt is meant to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Breaks a rule of the prompt: must fail exactly `fails` (never empty).
+    Wrong,
+    /// Follows the prompt in another idiom: must pass every check.
+    Correct,
 }
 
 /// One search/replace edit.
@@ -69,8 +97,67 @@ fn default_file() -> String {
     "src/lib.rs".to_owned()
 }
 
-/// Every fixture in `crates/grade/tests/fixtures/<folder>/`, sorted by name.
+/// Every fixture of `folder`: the edit fixtures `crates/grade/tests/fixtures/<folder>/*.toml`,
+/// then the whole-crate attempts `crates/grade/tests/fixtures/<folder>/attempts/*/`, each
+/// sorted by name.
 pub fn fixtures(folder: &str) -> Vec<Fixture> {
+    let mut all = edit_fixtures(folder);
+    all.extend(attempt_fixtures(folder));
+    all
+}
+
+/// The whole-crate attempts of `folder`, sorted by name.
+pub fn attempt_fixtures(folder: &str) -> Vec<Fixture> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(folder)
+        .join("attempts");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_dir())
+        .collect();
+    dirs.sort();
+    dirs.into_iter()
+        .map(|crate_dir| {
+            let path = crate_dir.join("fixture.toml");
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let mut fixture: Fixture =
+                toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let name = crate_dir.file_name().unwrap().to_string_lossy();
+            fixture.name = format!("attempts/{name}");
+            match fixture.kind {
+                Some(Kind::Wrong) => assert!(
+                    !fixture.fails.is_empty(),
+                    "{}: a wrong attempt must list the checks it fails",
+                    path.display()
+                ),
+                Some(Kind::Correct) => assert!(
+                    fixture.fails.is_empty(),
+                    "{}: a correct attempt fails no check",
+                    path.display()
+                ),
+                None => panic!(
+                    "{}: say `kind = \"wrong\"` or `\"correct\"`",
+                    path.display()
+                ),
+            }
+            assert!(
+                fixture.edits.is_empty(),
+                "{}: a whole-crate attempt has no edits",
+                path.display()
+            );
+            fixture.crate_dir = Some(crate_dir);
+            fixture
+        })
+        .collect()
+}
+
+/// The edit fixtures in `crates/grade/tests/fixtures/<folder>/*.toml`, sorted by name.
+pub fn edit_fixtures(folder: &str) -> Vec<Fixture> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(folder);
@@ -104,7 +191,7 @@ pub fn materialize(slug: &str, fixture: &Fixture) -> tempfile::TempDir {
     temp
 }
 
-/// Like [`materialize`], into `dir` (emptied first).
+/// Like [`materialize`], into `dir` (emptied first). A whole-crate attempt is copied as it is.
 ///
 /// Grading one fixture after another from the same folder inside the checkout reuses one
 /// harness, so cargo compiles the suite incrementally: about a second per fixture instead of
@@ -112,6 +199,11 @@ pub fn materialize(slug: &str, fixture: &Fixture) -> tempfile::TempDir {
 pub fn materialize_into(slug: &str, fixture: &Fixture, dir: &Path) {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).unwrap();
+    if let Some(crate_dir) = &fixture.crate_dir {
+        copy_crate(crate_dir, dir);
+        let _ = std::fs::remove_file(dir.join("fixture.toml"));
+        return;
+    }
     copy_crate(&root().join("reference-solutions").join(slug), dir);
     for edit in &fixture.edits {
         let path = dir.join(&edit.file);
@@ -202,6 +294,22 @@ pub fn slugs() -> Vec<String> {
         .collect();
     slugs.sort();
     slugs
+}
+
+/// Check id → criterion id, from an exercise's metadata.
+pub fn criteria_of_checks(slug: &str) -> std::collections::BTreeMap<String, String> {
+    let path = root().join("exercises").join(slug).join("exercise.toml");
+    let meta: toml::Value = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut map = std::collections::BTreeMap::new();
+    for criterion in meta["criteria"].as_array().unwrap() {
+        for check in criterion["checks"].as_array().unwrap() {
+            map.insert(
+                check.as_str().unwrap().to_owned(),
+                criterion["id"].as_str().unwrap().to_owned(),
+            );
+        }
+    }
+    map
 }
 
 /// Every check id an exercise's metadata lists.
