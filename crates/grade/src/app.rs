@@ -42,6 +42,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             crate::verify::run(&repo, &args.exercises, settings, &host, color)
         }
         Some(Command::Doctor(args)) => crate::doctor::run(&repo, &Host::current(args.redis_url)),
+        Some(Command::Mutants(args)) => crate::mutants::run(&repo, &args, cli.color),
         Some(Command::DebugServices(args)) => crate::services::debug::run(args),
         None => {
             let name = cli

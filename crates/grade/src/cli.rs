@@ -18,6 +18,7 @@ Examples:
   cargo grade retry --format json -o r.json
   cargo grade verify                      references pass, stubs fail, metadata is consistent
   cargo grade doctor                      what this machine provides, what each exercise needs
+  cargo grade mutants retry               mutation-test the retry suite (needs cargo-mutants)
 
 Practising:
   cargo grade start retry                 print the prompt and start the clock
@@ -70,6 +71,14 @@ pub enum Command {
     /// come from: a URL, a binary on PATH, Docker) and what each exercise needs, with the fix
     /// for anything missing. Exits 0 when every exercise can be graded here, 4 otherwise.
     Doctor(ServiceArgs),
+    /// For instructors: measure an exercise's acceptance suite by mutation testing.
+    ///
+    /// cargo-mutants lists small changes of the reference solution (an operator flipped, a
+    /// function body replaced by a default value); each is applied to a private copy of the
+    /// reference and graded like an attempt. A suite that deserves trust fails some check on
+    /// every mutant that changes behaviour. Needs cargo-mutants (`cargo install cargo-mutants
+    /// --locked`).
+    Mutants(crate::mutants::args::MutantsArgs),
     /// Provision services, print the environment a check would get, run COMMAND in it (if
     /// any), then tear everything down. For the grader's own tests.
     #[command(hide = true)]

@@ -6,7 +6,9 @@
 //! pinged, a binary asked its version, Docker asked `docker info`), and which one a run would
 //! use. Probing ([`diagnose`]) is kept apart from rendering ([`render`]) so the text can be
 //! tested on a made-up machine. Exit code 0 when every exercise can be graded here, 4 when
-//! something one of them needs is missing.
+//! something one of them needs is missing. Optional tools (cargo-mutants, for the instructors'
+//! `grade mutants`) are shown with their install command but never fail the doctor: grading
+//! does not need them.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -33,6 +35,8 @@ pub struct Diagnosis {
     pub services: Vec<ServiceDiagnosis>,
     /// Each exercise and the services it needs, or why its metadata could not be read.
     pub exercises: Vec<(String, Result<Vec<String>, String>)>,
+    /// `cargo mutants --version`, or why it did not run (optional: `grade mutants` only).
+    pub cargo_mutants: Result<String, String>,
 }
 
 /// What was found for one service.
@@ -139,11 +143,16 @@ pub fn diagnose(repo: &Repo, host: &Host) -> Result<Diagnosis> {
         .into_iter()
         .map(|(_, slug, needs)| (slug, needs))
         .collect();
+    let cargo_mutants = crate::mutants::listing::tool_version().map_err(|error| match error {
+        crate::error::MutantsError::ToolMissing { reason } => reason,
+        other => other.to_string(),
+    });
     Ok(Diagnosis {
         cargo: version(&cargo_program()),
         rustc: version(&rustc),
         services,
         exercises,
+        cargo_mutants,
     })
 }
 
@@ -215,6 +224,21 @@ pub fn render(diagnosis: &Diagnosis) -> (String, bool) {
         let _ = writeln!(out, "           Docker: {docker}");
         if found.chosen().is_none() {
             let _ = writeln!(out, "           fix:    {}", indent(&found.fix(), 19));
+        }
+    }
+
+    // Optional: reported with the fix, but `ready` is about grading, which does not need it.
+    out.push_str("\nOptional tools\n");
+    match &diagnosis.cargo_mutants {
+        Ok(version) => {
+            let _ = writeln!(out, "  ok       {version} (for `grade mutants`)");
+        }
+        Err(reason) => {
+            let _ = writeln!(
+                out,
+                "  absent   cargo-mutants: only instructors' `grade mutants` needs it ({reason})\n\
+                 \x20          install: cargo install cargo-mutants --locked"
+            );
         }
     }
 
@@ -339,6 +363,7 @@ mod tests {
                 ("retry".into(), Ok(vec![])),
                 ("rate-limiter".into(), Ok(vec!["redis".into()])),
             ],
+            cargo_mutants: Ok("cargo-mutants 27.1.0".into()),
         }
     }
 
@@ -416,6 +441,29 @@ mod tests {
         assert!(!ready, "{text}");
         assert!(text.contains("BROKEN   csv"), "{text}");
         assert!(text.contains("rate-limiter  needs redis"), "{text}");
+    }
+
+    #[test]
+    fn cargo_mutants_is_optional() {
+        let (text, ready) = render(&machine(true, false));
+        assert!(ready, "{text}");
+        assert!(
+            text.contains("ok       cargo-mutants 27.1.0 (for `grade mutants`)"),
+            "{text}"
+        );
+        let mut diagnosis = machine(true, false);
+        diagnosis.cargo_mutants = Err("no such command: `mutants`".into());
+        let (text, ready) = render(&diagnosis);
+        assert!(
+            ready,
+            "a missing optional tool does not fail the doctor:\n{text}"
+        );
+        assert!(text.contains("absent   cargo-mutants"), "{text}");
+        assert!(
+            text.contains("           install: cargo install cargo-mutants --locked"),
+            "{text}"
+        );
+        assert!(text.contains("Every exercise can be graded"), "{text}");
     }
 
     #[test]

@@ -78,6 +78,9 @@ pub enum GradeError {
     /// A practice-loop command (start, watch, hint, reset, solution) cannot do what was asked.
     #[error(transparent)]
     Practice(#[from] PracticeError),
+    /// `grade mutants` cannot measure a suite (cargo-mutants missing, a bad listing, …).
+    #[error(transparent)]
+    Mutants(#[from] MutantsError),
     /// An I/O error on a file the grader manages.
     #[error("{action} {path}: {source}")]
     Io {
@@ -236,6 +239,69 @@ pub enum PracticeError {
         command: String,
         /// Its error output or the OS error.
         reason: String,
+    },
+}
+
+/// Why `grade mutants` cannot measure an exercise's suite. Each message says what to do.
+#[derive(Debug, Error)]
+pub enum MutantsError {
+    /// `cargo mutants` is not installed (or does not run).
+    #[error(
+        "cargo-mutants is not installed ({reason})\n\
+         hint: `grade mutants` lists the reference's mutants with it; install it with \
+         `cargo install cargo-mutants --locked`"
+    )]
+    ToolMissing {
+        /// What happened when `cargo mutants --version` ran.
+        reason: String,
+    },
+    /// `cargo mutants --list` failed.
+    #[error("`{command}` failed: {reason}")]
+    ListFailed {
+        /// The command line.
+        command: String,
+        /// Its error output, or the OS error.
+        reason: String,
+    },
+    /// `cargo mutants --list --json` printed something this grader cannot read.
+    #[error(
+        "cannot read the mutants cargo-mutants listed: {reason}\n\
+         hint: this grader reads the JSON of cargo-mutants 25 and later; update one or the other"
+    )]
+    BadListing {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// `tests/<slug>/equivalent-mutants.toml` is malformed.
+    #[error(
+        "invalid {path}: {reason}\n\
+         hint: the format is described in README.md, under \"Measuring a suite with mutants\""
+    )]
+    Equivalents {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A mutant could not be applied to the copy of the reference.
+    #[error("cannot apply the mutant `{mutant}`: {reason}")]
+    Apply {
+        /// The mutant's name, as cargo-mutants gives it.
+        mutant: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The unmutated reference does not pass its own suite, so no mutant can be judged.
+    #[error(
+        "the reference solution of `{exercise}` does not pass its suite, so no mutant can be judged:\n{}\n\
+         hint: `grade {exercise} --reference` shows the full report",
+        bullet_list(.problems)
+    )]
+    Baseline {
+        /// The exercise.
+        exercise: String,
+        /// What failed: a build error or each failing check.
+        problems: Vec<String>,
     },
 }
 

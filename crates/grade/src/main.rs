@@ -14,6 +14,8 @@
 //!   JSON, JUnit).
 //! - [`state`]: the candidate's results in `.grade/`.
 //! - [`verify`]: the repository's own invariants (references pass, stubs fail).
+//! - [`mutants`]: `grade mutants`, mutation testing of a suite with cargo-mutants' mutants of
+//!   the reference, each graded like an attempt.
 //! - [`services`], [`doctor`]: the servers exercises need (Redis), provisioned per run and
 //!   torn down after it; `grade doctor` says what this machine provides.
 //! - [`practice`]: the practice loop: `start` and the clock, `watch`, `hint`, `reset` with
@@ -28,6 +30,7 @@ mod exit;
 mod harness;
 mod interrupt;
 mod meta;
+mod mutants;
 mod outcome;
 mod practice;
 mod progress;
