@@ -12,6 +12,8 @@
 //! - `hostile`: attempts that loop, deadlock, abort, overflow, eat memory or leave children.
 //! - `reports`: snapshots of the human and JUnit reports, JSON against its schema.
 //! - `services`: Redis provisioned by the grader (`doctor`, teardown, a user's server).
+//! - `mutants`: `grade mutants` with the real cargo-mutants: an `--in-diff` sweep of the retry
+//!   reference, an empty diff, cargo-mutants missing.
 //! - `practice`: the practice loop (`start` and the clock, `hint`, `reset` and backups,
 //!   `solution`, `list` / `progress`, completions, `watch` in a pseudo-terminal), each test in a
 //!   temporary copy of the checkout.
@@ -19,6 +21,7 @@
 mod cli;
 mod exercises;
 mod hostile;
+mod mutants;
 mod practice;
 mod reports;
 mod services;
