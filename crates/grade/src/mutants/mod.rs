@@ -114,48 +114,26 @@ pub fn run(repo: &Repo, args: &MutantsArgs, color: ColorChoice) -> Result<i32> {
             original: &prepared[index].original,
         })
         .collect();
-    let mut results = Vec::with_capacity(jobs.len());
-    let mut warnings = Vec::new();
-    if !jobs.is_empty() {
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let workers = args.jobs.unwrap_or(cores).clamp(1, jobs.len());
-        let base = repo.state_dir().join("mutants").join(&exercise.slug);
-        let slots = (0..workers)
-            .map(|_| Slot::acquire(&base, &exercise.reference_dir))
-            .collect::<Result<Vec<_>, _>>()?;
+    let (results, warnings) = if jobs.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
         let context = sweep::Context {
             repo,
             exercise: &exercise,
             settings,
             host: &host,
         };
-        ticker.phase(&format!(
-            "grading the unmutated reference first: every check must pass ({} mutant{} to go)…",
-            jobs.len(),
-            plural(jobs.len())
-        ));
-        sweep::baseline(&context, &slots[0])?;
-        ticker.start(
-            jobs.len(),
-            &format!("mutants of {}", exercise.slug),
-            &format!(
-                "grading {} mutant{}, {workers} at a time…",
-                jobs.len(),
-                plural(jobs.len())
-            ),
-        );
-        let mut done = 0;
-        let graded = sweep::sweep(&context, &slots, &jobs, |job, graded, took| {
-            done += 1;
-            let (result, _) = judge.verdict(selected[job], graded.clone(), took);
-            ticker.finished(&report::progress_line(done, jobs.len(), &result));
-        })?;
-        for (job, (graded, took)) in graded.into_iter().enumerate() {
-            let (result, warning) = judge.verdict(selected[job], graded, took);
-            results.push(result);
-            warnings.extend(warning);
-        }
-    }
+        let base = repo.state_dir().join("mutants").join(&exercise.slug);
+        grade_jobs(
+            &context,
+            &base,
+            args.jobs,
+            &jobs,
+            &selected,
+            &judge,
+            &mut ticker,
+        )?
+    };
     drop(ticker);
 
     let report = SweepReport {
@@ -202,6 +180,47 @@ pub fn run(repo: &Repo, args: &MutantsArgs, color: ColorChoice) -> Result<i32> {
     } else {
         exit::CHECKS_FAILED
     })
+}
+
+/// Grades `jobs` (mutants `selected` of the whole listing) after a baseline, `workers` at a
+/// time, with a progress line per mutant; returns the verdicts in listing order and the
+/// warnings about contradicted equivalents entries.
+fn grade_jobs(
+    context: &sweep::Context<'_>,
+    base: &std::path::Path,
+    workers: Option<usize>,
+    jobs: &[Job<'_>],
+    selected: &[usize],
+    judge: &Judge<'_>,
+    ticker: &mut ticker::Ticker,
+) -> Result<(Vec<MutantResult>, Vec<String>)> {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let workers = workers.unwrap_or(cores).clamp(1, jobs.len());
+    let slots = (0..workers)
+        .map(|_| Slot::acquire(base, &context.exercise.reference_dir))
+        .collect::<Result<Vec<_>, _>>()?;
+    let count = format!("{} mutant{}", jobs.len(), plural(jobs.len()));
+    ticker.phase(&format!(
+        "grading the unmutated reference first: every check must pass ({count} to go)…"
+    ));
+    sweep::baseline(context, &slots[0])?;
+    ticker.start(
+        jobs.len(),
+        &format!("mutants of {}", context.exercise.slug),
+        &format!("grading {count}, {workers} at a time…"),
+    );
+    let mut verdicts: Vec<Option<(MutantResult, Option<String>)>> = vec![None; jobs.len()];
+    let mut done = 0;
+    sweep::sweep(context, &slots, jobs, |job, graded, took| {
+        done += 1;
+        let verdict = judge.verdict(selected[job], graded.clone(), took);
+        ticker.finished(&report::progress_line(done, jobs.len(), &verdict.0));
+        verdicts[job] = Some(verdict);
+    })?;
+    // `sweep` returns Ok only once every job has reported, so every verdict is there.
+    let (results, warnings): (Vec<MutantResult>, Vec<Option<String>>) =
+        verdicts.into_iter().flatten().unzip();
+    Ok((results, warnings.into_iter().flatten().collect()))
 }
 
 /// Whether progress on stderr gets colour.

@@ -156,18 +156,19 @@ fn grade_job(context: &Context<'_>, slot: &Slot, job: &Job<'_>) -> Result<Graded
     graded.with_context(|| format!("grading the mutant `{}`", job.name))
 }
 
-/// Grades every job, one worker per slot; calls `finished(index, result, wall time)` on this
-/// thread as each one ends. Returns the results in `jobs` order.
+/// Grades every job, one worker per slot, and calls `finished(index in jobs, result, wall
+/// time)` on this thread as each one ends. Returns Ok once every job has been graded; on the
+/// first error it stops handing out jobs, lets those under way finish, and returns the error.
 pub fn sweep(
     context: &Context<'_>,
     slots: &[Slot],
     jobs: &[Job<'_>],
     mut finished: impl FnMut(usize, &Graded, Duration),
-) -> Result<Vec<(Graded, Duration)>> {
+) -> Result<()> {
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let (sender, receiver) = mpsc::channel::<(usize, Result<Graded>, Duration)>();
-    let mut results: Vec<Option<(Graded, Duration)>> = vec![None; jobs.len()];
+    let mut graded_count = 0;
     let mut first_error = None;
     std::thread::scope(|scope| {
         for slot in slots {
@@ -192,8 +193,8 @@ pub fn sweep(
         for (index, graded, took) in receiver {
             match graded {
                 Ok(graded) => {
+                    graded_count += 1;
                     finished(index, &graded, took);
-                    results[index] = Some((graded, took));
                 }
                 Err(error) => {
                     // Stop handing out mutants; the ones already grading finish first.
@@ -209,10 +210,10 @@ pub fn sweep(
     if let Some(error) = first_error {
         return Err(error);
     }
-    let Some(results) = results.into_iter().collect::<Option<Vec<_>>>() else {
-        bail!("a mutant was not graded");
-    };
-    Ok(results)
+    if graded_count != jobs.len() {
+        bail!("{} of {} mutants were graded", graded_count, jobs.len());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
