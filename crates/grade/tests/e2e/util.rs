@@ -50,6 +50,11 @@ pub struct Fixture {
     /// For whole-crate attempts: the sentence of the prompt it breaks.
     #[serde(default)]
     pub rule: Option<String>,
+    /// For an attempt that is another attempt with one mistake: the folder name of that
+    /// attempt (in the same `attempts/`); the crate is a copy of it with `edit`s applied, so the
+    /// fixture shows the mistake as a diff instead of a second copy of every line.
+    #[serde(default)]
+    pub base: Option<String>,
     /// For hostile fixtures: the exercise, the one check to run, its expected status.
     #[serde(default)]
     pub exercise: Option<String>,
@@ -145,12 +150,31 @@ pub fn attempt_fixtures(folder: &str) -> Vec<Fixture> {
                     path.display()
                 ),
             }
-            assert!(
-                fixture.edits.is_empty(),
-                "{}: a whole-crate attempt has no edits",
-                path.display()
-            );
-            fixture.crate_dir = Some(crate_dir);
+            match &fixture.base {
+                Some(base) => {
+                    let base_dir = dir.join(base);
+                    assert!(
+                        base_dir.join("fixture.toml").is_file() && base != name.as_ref(),
+                        "{}: base `{base}` is not another attempt in {}",
+                        path.display(),
+                        dir.display()
+                    );
+                    assert!(
+                        !fixture.edits.is_empty(),
+                        "{}: an attempt with a base says its mistake as edits",
+                        path.display()
+                    );
+                    fixture.crate_dir = Some(base_dir);
+                }
+                None => {
+                    assert!(
+                        fixture.edits.is_empty(),
+                        "{}: edits need a `base` attempt to apply to",
+                        path.display()
+                    );
+                    fixture.crate_dir = Some(crate_dir);
+                }
+            }
             fixture
         })
         .collect()
@@ -191,7 +215,8 @@ pub fn materialize(slug: &str, fixture: &Fixture) -> tempfile::TempDir {
     temp
 }
 
-/// Like [`materialize`], into `dir` (emptied first). A whole-crate attempt is copied as it is.
+/// Like [`materialize`], into `dir` (emptied first). A whole-crate attempt is copied as it is;
+/// one with a `base` is a copy of that attempt with the edits applied.
 ///
 /// Grading one fixture after another from the same folder inside the checkout reuses one
 /// harness, so cargo compiles the suite incrementally: about a second per fixture instead of
@@ -199,12 +224,13 @@ pub fn materialize(slug: &str, fixture: &Fixture) -> tempfile::TempDir {
 pub fn materialize_into(slug: &str, fixture: &Fixture, dir: &Path) {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).unwrap();
-    if let Some(crate_dir) = &fixture.crate_dir {
-        copy_crate(crate_dir, dir);
-        let _ = std::fs::remove_file(dir.join("fixture.toml"));
-        return;
+    match &fixture.crate_dir {
+        Some(crate_dir) => {
+            copy_crate(crate_dir, dir);
+            let _ = std::fs::remove_file(dir.join("fixture.toml"));
+        }
+        None => copy_crate(&root().join("reference-solutions").join(slug), dir),
     }
-    copy_crate(&root().join("reference-solutions").join(slug), dir);
     for edit in &fixture.edits {
         let path = dir.join(&edit.file);
         let text =
