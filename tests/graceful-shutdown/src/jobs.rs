@@ -9,6 +9,7 @@ use grade_kit::{CheckResult, Failure, ensure, fail};
 use tokio::time::Instant;
 
 use crate::events::Event;
+use crate::http;
 use crate::queue::count;
 use crate::service::{Options, STOP, Service};
 
@@ -63,42 +64,73 @@ async fn held_jobs_finish_on(service: &mut Service) -> CheckResult {
 }
 
 /// `queue.no_new_job`.
+///
+/// The dangerous moment is right after the drain begins: an idle worker is most likely blocked
+/// in `BLMOVE` then, and whatever job arrives before that call returns is handed to it. A
+/// worker that checks the flag only *before* each `BLMOVE` works that job. So the check pushes
+/// jobs the moment readiness flips (the sign the drain began), and keeps pushing for a few
+/// hundred milliseconds, longer than any sensible poll interval: every idle worker is handed
+/// a job while it is blocked, whatever its poll interval and wherever in it the signal fell.
 pub async fn no_new_job() -> CheckResult {
     let mut service = Service::start(options(3)).await?;
     let result = no_new_job_on(&mut service).await;
     service.explain(result)
 }
 
+/// How long after readiness flips the check keeps pushing jobs.
+const PUSH_FOR: Duration = Duration::from_millis(400);
+/// Between two pushes.
+const PUSH_EVERY: Duration = Duration::from_millis(20);
+
 async fn no_new_job_on(service: &mut Service) -> CheckResult {
-    // Two workers busy, the third idle (blocked in BLMOVE) when the signal comes.
-    let busy = ["busy-1:1200", "busy-2:1200"];
+    // One worker busy (it keeps the drain open), two idle, blocked in BLMOVE at the signal.
+    let busy = ["busy-1:1500"];
     service.queue.push(&busy).await?;
     service.queue.wait_held(&busy).await?;
-    service.wait_in_use(2, "the two jobs").await?;
+    service.wait_in_use(1, "the busy job").await?;
     service.signal(STOP)?;
-    let pushed_after = scaled(Duration::from_millis(300));
-    tokio::time::sleep(pushed_after).await;
-    let late = ["late-1:100", "late-2:100", "late-3:100"];
-    service.queue.push(&late).await?;
+    let signalled = Instant::now();
+    // Wait for the drain to begin, as seen from outside: /healthz turns 503. Should readiness
+    // never flip (that is `readiness`' business), 300 ms after the signal stands in for it.
+    let fallback = scaled(Duration::from_millis(300));
+    while signalled.elapsed() < fallback {
+        if let Ok(response) = http::get(service.addr, "/healthz", fallback).await
+            && response.status == 503
+        {
+            break;
+        }
+    }
+    let draining_at = signalled.elapsed();
+    // A burst of two at once (one per idle worker), then one every PUSH_EVERY.
+    let mut late = vec!["late-0:100".to_owned(), "late-1:100".to_owned()];
+    service.queue.push(&["late-0:100", "late-1:100"]).await?;
+    let push_until = Instant::now() + PUSH_FOR;
+    while Instant::now() < push_until {
+        tokio::time::sleep(PUSH_EVERY).await;
+        let job = format!("late-{}:100", late.len());
+        service.queue.push(&[job.as_str()]).await?;
+        late.push(job);
+    }
     service.wait_exit(Instant::now() + exit_wait()).await;
     let lists = service.queue.lists().await?;
-    for job in late {
+    for job in &late {
         let hint = if count(&lists.processing, job) > 0 && count(&lists.done, job) == 0 {
             "a BLMOVE whose future was dropped still runs on the server and moves the next job \
              into processing for nobody: never abandon a blocking call mid-flight (poll with a \
              short timeout), and hand back a job taken after the drain began"
         } else {
-            "check the draining flag before taking each job: a worker finishes the job it \
-             holds and then stops, leaving the rest of the queue for the next pod"
+            "look at the draining flag again when BLMOVE returns a job: if the drain began \
+             while the worker was blocked, hand the job back (LREM from processing and RPUSH \
+             onto the queue, in one MULTI) instead of working it"
         };
         ensure!(
             count(&lists.queue, job) == 1
                 && count(&lists.processing, job) == 0
                 && count(&lists.done, job) == 0,
             hint = hint,
-            "job {job:?}, enqueued {} ms after SIGINT, should still be waiting in the queue; \
-             it is in: {}",
-            pushed_after.as_millis(),
+            "job {job:?}, enqueued during the drain (from {} ms after SIGINT on, when /healthz turned 503) while two \
+             workers were idle, should still be waiting in the queue; it is in: {}",
+            draining_at.as_millis(),
             lists.whereabouts(job)
         );
     }

@@ -16,7 +16,9 @@
 //! - `drain`: `readiness`, `inflight`, `nowork`.
 //! - `jobs`: `queue`, `pool`.
 //! - `lifecycle`: `exit`, `signals`.
+//! - `abandon`: `exit.deadline_abandons`, a model-based check of the drain deadline.
 
+mod abandon;
 mod drain;
 mod events;
 mod http;
@@ -66,8 +68,9 @@ fn main() {
         check(
             "queue.no_new_job",
             "queue",
-            "jobs enqueued during the drain are not taken, by busy workers or an idle one: \
-             they are all still in the queue after exit",
+            "jobs enqueued from the moment readiness flips on, while a worker is busy and two \
+             are idle (blocked in BLMOVE), are not taken: they are all still in the queue after \
+             exit",
         )
         .tokio(jobs::no_new_job),
         check(
@@ -87,10 +90,11 @@ fn main() {
         check(
             "exit.deadline_abandons",
             "exit",
-            "with a request and a job that never end, the process exits non-zero within the \
-             deadline counted from the first signal, a second signal notwithstanding",
+            "model: seeded drains in which a request or a job outlasts the deadline (the other \
+             ending just before it, idle workers, a long uptime before the signal): the process \
+             exits non-zero exactly at the deadline counted from the first signal",
         )
-        .tokio(lifecycle::deadline_abandons),
+        .tokio(abandon::deadline_abandons),
         check(
             "signals.sigterm_drains",
             "signals",
@@ -101,7 +105,8 @@ fn main() {
         check(
             "signals.second_signal",
             "signals",
-            "further signals during the drain neither kill the process nor cut the drain short",
+            "with work that never ends, further signals during the drain neither kill the \
+             process, nor cut the drain short, nor restart the deadline",
         )
         .tokio(lifecycle::second_signal),
     ])

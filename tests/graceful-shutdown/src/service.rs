@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -45,6 +46,10 @@ const SETTLE: Duration = Duration::from_secs(5);
 /// How much of the service's stderr a failure shows.
 const LOG_LINES: usize = 12;
 
+/// Numbers the services one check starts, so that several can run at once (a model check runs
+/// its scenarios side by side) without sharing Redis keys or an events file.
+static STARTED: AtomicUsize = AtomicUsize::new(0);
+
 /// How to run the service.
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
@@ -71,12 +76,14 @@ impl Service {
     /// Starts the binary and waits until it serves.
     pub async fn start(options: Options) -> Result<Self, Failure> {
         let binary = grade_kit::env::attempt_bin("graceful-shutdown")?;
-        let prefix = grade_kit::services::key_prefix();
+        let n = STARTED.fetch_add(1, Ordering::Relaxed);
+        // Under the check's own prefix, so the grader's cleanup still covers it.
+        let prefix = format!("{}s{n}:", grade_kit::services::key_prefix());
         let redis_url = grade_kit::services::redis_url();
         let mut queue = Queue::connect(&redis_url, &prefix).await?;
         queue.clear().await?;
         let events = grade_kit::env::scratch_dir().join(format!(
-            "graceful-shutdown-{}-pool.jsonl",
+            "graceful-shutdown-{}-{n}-pool.jsonl",
             std::process::id()
         ));
         let mut child = Command::new(&binary)
