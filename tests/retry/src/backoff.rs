@@ -8,19 +8,14 @@
 
 use std::time::Duration;
 
-use grade_kit::{CheckResult, Failure, ensure, fail};
+use std::collections::HashMap;
+
+use grade_kit::model::{Explore, explore};
+use grade_kit::{CheckResult, Failure, ensure, ensure_eq, fail};
 use retry::Policy;
 
-use crate::harness::{Script, TICK, describe, policy, rng, run};
-
-/// `min(max_delay, base · factor^n)`, computed the slow, obviously-correct way.
-fn ceiling(p: &Policy, n: usize) -> Duration {
-    let mut ceiling = p.base.min(p.max_delay);
-    for _ in 0..n {
-        ceiling = ceiling.saturating_mul(p.factor).min(p.max_delay);
-    }
-    ceiling
-}
+use crate::harness::{CountingRng, Script, TICK, describe, policy, rng, run};
+use crate::model::{self, Ending, ceiling};
 
 /// Runs `runs` times on an always-failing operation and returns the waits grouped by retry
 /// number: `result[n]` holds every wait before retry `n`, for `n < retries`.
@@ -143,36 +138,90 @@ pub async fn grows_exponentially() -> CheckResult {
             );
         }
     }
-    Ok(())
+
+    // The model part: every wait after an error without a hint stays under its ceiling, for
+    // any factor (1 keeps the ceiling at base, 3 triples it), sub-second and inverted
+    // base/cap, huge budgets. As above, a ceiling at max_delay is `cap.never_exceeded`'s.
+    explore(
+        Explore::new(0xCE11).cases(300),
+        model::transient_scenario(Ending::Success),
+        |s| async move {
+            let script = s.script();
+            let expected = model::expect(&s.policy, &script);
+            let run_ = run(&s.policy, &script, &mut rng(s.seed)).await?;
+            for (n, (gap, wait)) in run_.gaps().into_iter().zip(expected.waits).enumerate() {
+                if wait.hinted || wait.hi >= s.policy.max_delay {
+                    continue;
+                }
+                ensure!(
+                    gap <= wait.hi + TICK,
+                    hint = "the ceiling for retry n (0-based) is min(max_delay, base · \
+                            factor^n), with the policy's factor (1 keeps it at base)",
+                    "with {:?}, the wait before retry {n} was {gap:?}, above its ceiling {:?}",
+                    s.policy,
+                    wait.hi
+                );
+            }
+            Ok(())
+        },
+    )
+    .await
 }
 
-/// The wait is uniform over `[0, ceiling]`: deciles of `wait / ceiling` are evenly filled.
+/// The wait is uniform over `[0, ceiling]`, at and below the cap: deciles are evenly filled
+/// and no single value holds a lump of the waits.
 pub async fn spread() -> CheckResult {
-    // Retries 0..4 of base 1 s, factor 2, cap 1 h (never reached): 1000 runs give 4000 values
-    // of u = wait / ceiling, which are uniform on [0, 1] for full jitter. The 1 ms rounding of
-    // tokio's timer moves u by at most 0.001, so each decile holds a given sample with
-    // probability p in [0.099, 0.101]: its count X is Binomial(4000, p), mean in [396, 404].
-    // Chernoff: P(X >= 600) <= exp(-d²μ/(2+d)) with μ = 404, d = 0.485: exp(-38) ≈ 3e-17;
-    // P(X <= 200) <= exp(-d²μ/2) with μ = 396, d = 0.495: exp(-48) ≈ 1e-21. Over 10 deciles
-    // and both tails, a correct implementation fails with probability < 1e-15. Equal jitter
-    // leaves the lower five deciles empty, no jitter puts everything in the top one.
-    const RETRIES: usize = 4;
+    // Base 300 ms, factor 2, cap 2 s: ceilings 300 ms, 600 ms, 1.2 s, then 2 s (from 2.4 s and
+    // 4.8 s): sub-second ceilings, whole-second ones, and two at the cap, where drawing over
+    // the uncapped ceiling and then clamping to max_delay piles waits up on max_delay.
+    //
+    // Each retry's waits are divided by the longest of them, not by the ceiling the model
+    // computes: a wrong ceiling is the `cap` criterion's business; the shape is ours. For full
+    // jitter the longest of 1000 draws is within 1% of the ceiling except with probability
+    // 0.99^1000 ≈ 4e-5, and even 2% off moves a decile's edge by 2%, a few waits.
+    //
+    // 1000 runs give 5000 values u in [0, 1]. Each decile holds a sample with probability p in
+    // [0.098, 0.102] (the 1 ms timer rounding and the normalisation), so its count X is
+    // Binomial(5000, p), mean in [490, 510]. Chernoff: P(X >= 750) <= exp(-d²μ/(2+d)) with
+    // μ = 510, d = 0.47: exp(-45); P(X <= 300) <= exp(-d²μ/2) with μ = 490, d = 0.39: exp(-37).
+    // Over 10 deciles and both tails, a correct implementation fails with probability < 1e-15.
+    //
+    // Point masses: measured waits are whole milliseconds, and a ceiling of c ms spreads 1000
+    // draws over c + 1 values (at least 301), so a value's count is at most Binomial(1000,
+    // 1/300) (mean 3.3): P(>= 30) < 1e-16 per value, < 1e-12 over the 5 × 2001 values. Clamping
+    // to max_delay, whole-second jitter (every sub-second ceiling gives 0), or no jitter puts
+    // hundreds of waits on one value.
+    const RETRIES: usize = 5;
     const RUNS: usize = 1000;
-    const LOW: usize = 200;
-    const HIGH: usize = 600;
-    let p = policy(RETRIES as u32 + 1, 1_000, 2, 3_600_000);
+    const LOW: usize = 300;
+    const HIGH: usize = 750;
+    const LUMP: usize = 30;
+    let p = policy(RETRIES as u32 + 1, 300, 2, 2_000);
     let waits = waits_by_retry(&p, RETRIES, RUNS, 40).await?;
     let mut deciles = [0usize; 10];
     for (n, waits) in waits.iter().enumerate() {
-        let ceiling = ceiling(&p, n);
+        let mut counts: HashMap<Duration, usize> = HashMap::new();
         for &wait in waits {
+            *counts.entry(wait).or_default() += 1;
+        }
+        if let Some((&value, &count)) = counts.iter().max_by_key(|(_, count)| **count) {
             ensure!(
-                wait <= ceiling + TICK,
-                hint = "full jitter draws the delay uniformly from [0, ceiling]; it never adds \
-                        to the ceiling or starts from the previous delay",
-                "with {p:?}, a wait before retry {n} was {wait:?}, above its ceiling {ceiling:?}"
+                count < LUMP,
+                hint = "draw the delay uniformly from the whole range [0, ceiling], with \
+                        sub-second precision, under the capped ceiling: clamping a draw over \
+                        the uncapped ceiling piles waits up on max_delay",
+                "with {p:?}, {count} of {RUNS} waits before retry {n} were exactly {value:?} \
+                 (the ceiling there is {:?}); full jitter spreads them over every millisecond \
+                 up to the ceiling (fewer than {LUMP} on any one value)",
+                ceiling(&p, n)
             );
-            let u = wait.as_secs_f64() / ceiling.as_secs_f64();
+        }
+        let longest = waits.iter().max().copied().unwrap_or_default();
+        if longest.is_zero() {
+            continue; // every wait on 0: the lump above already failed
+        }
+        for &wait in waits {
+            let u = wait.as_secs_f64() / longest.as_secs_f64();
             deciles[((u * 10.0) as usize).min(9)] += 1;
         }
     }
@@ -181,10 +230,56 @@ pub async fn spread() -> CheckResult {
         hint = "draw the delay uniformly from the whole range [0, ceiling] (e.g. \
                 rng.random_range(0..=ceiling_nanos)), not ceiling/2 + jitter, not the ceiling \
                 itself",
-        "waits before retries 0..{RETRIES} as fractions of their ceiling, counted per decile \
-         over {RUNS} runs: {deciles:?}; full jitter puts about {} in each (at least {LOW}, at \
-         most {HIGH})",
+        "waits before retries 0..{RETRIES} as fractions of the longest wait before the same \
+         retry, counted per decile over {RUNS} runs: {deciles:?}; full jitter puts about {} in \
+         each (at least {LOW}, at most {HIGH})",
         RUNS * RETRIES / 10
     );
+    Ok(())
+}
+
+/// All randomness comes from the `rng` argument, and a zero ceiling gives a zero wait.
+pub async fn rng_argument() -> CheckResult {
+    // Same seed, same waits: an attempt drawing from the thread RNG (or any other source)
+    // gives different waits on the second run (1000 s ceilings: equal by chance with
+    // probability ~1e-6 per wait, and five waits).
+    let p = policy(5, 1_000_000, 1, 1_000_000);
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let mut counting = CountingRng::new(80);
+        let run_ = run(&p, &Script::always_transient(), &mut counting).await?;
+        ensure!(
+            counting.draws > 0,
+            hint = "draw the jitter from the rng argument (rng.random_range(..)), not from \
+                    rand::rng() or another source: the caller seeds it to make runs repeatable",
+            "with {p:?}, retry() waited {:?} between calls without drawing anything from the \
+             rng it was given",
+            run_.gaps()
+        );
+        runs.push(run_.gaps());
+    }
+    ensure_eq!(
+        runs[1],
+        runs[0],
+        hint = "take every random number from the rng argument: two runs with identically \
+                seeded rngs must wait the same",
+        "waits of a second run with an rng seeded like the first"
+    );
+
+    // A zero ceiling (base 0, or max_delay 0) leaves one possible delay, 0: the range
+    // [0, ceiling] is never empty, so nothing may panic and every wait is (within the timer's
+    // millisecond) zero.
+    let zero_ceilings = [policy(3, 0, 2, 1_000), policy(3, 100, 2, 0), policy(3, 0, 1, 0)];
+    for (i, p) in zero_ceilings.iter().enumerate() {
+        let run_ = run(p, &Script::always_transient(), &mut rng(81 + i as u64)).await?;
+        for (n, gap) in run_.gaps().into_iter().enumerate() {
+            ensure!(
+                gap <= TICK,
+                hint = "with a zero ceiling the only delay in [0, ceiling] is 0: draw from the \
+                        inclusive range (random_range(0..=ceiling)), which is never empty",
+                "with {p:?}, the ceiling is 0 but the wait before retry {n} was {gap:?}"
+            );
+        }
+    }
     Ok(())
 }

@@ -1,12 +1,16 @@
 //! Which calls happen: classification (`classify`) and the retry budget (`budget`).
 //!
-//! Delays do not matter here; every policy uses a 1 ms base so the runs are short even in
-//! virtual time.
+//! Delays do not matter here; the fixed cases use a 1 ms base so the runs are short even in
+//! virtual time. Each check also explores seeded scenarios against the model
+//! (`crate::model`): any factor, hints, slow calls, huge budgets, and a permanent error at
+//! any position, the last allowed call included.
 
+use grade_kit::model::{Explore, explore};
 use grade_kit::{CheckResult, ensure, ensure_eq, fail};
 use retry::RetryError;
 
 use crate::harness::{OpError, Run, Script, Step, T, describe, policy, rng, run};
+use crate::model::{self, Ending};
 
 /// `max_retries` values the budget checks try, including the `0` edge.
 const BUDGETS: [u32; 5] = [0, 1, 2, 3, 7];
@@ -44,7 +48,52 @@ pub async fn transient_and_permanent() -> CheckResult {
             run_.calls.len()
         );
     }
-    Ok(())
+
+    // The model part judges the attempt by its own calls, so that a budget off by one (which
+    // `budget.total_calls` reports) does not fail this check: whenever a call of the attempt
+    // fails permanently, that call is the last and its error comes back as `Permanent`, even
+    // on the last call the budget allows (where checking the budget before classifying the
+    // error wrongly gives `Exhausted`).
+    explore(
+        Explore::new(0xC1A5).cases(300),
+        model::permanent_scenario(),
+        |s| async move {
+            let run_ = run(&s.policy, &s.script(), &mut crate::harness::rng(s.seed)).await?;
+            let failed_permanently = run_
+                .calls
+                .iter()
+                .position(|call| call.step == Step::Permanent && call.end.is_some());
+            if let Some(index) = failed_permanently {
+                let call = index as u32 + 1;
+                let expected = Err(RetryError::Permanent(OpError {
+                    call,
+                    step: Step::Permanent,
+                }));
+                ensure_eq!(
+                    model::summary(run_.calls.len(), &run_.result),
+                    model::summary(index + 1, &expected),
+                    hint = "classify every failed call before anything else, the budget check \
+                            included: a permanent error is returned as Permanent at once, even \
+                            on the last allowed call (max_retries = 0 included)",
+                    "what retry() did once call {call} failed permanently"
+                );
+            }
+            Ok(())
+        },
+    )
+    .await
+}
+
+/// The number of calls and the kind of ending, without the `Exhausted` fields (those are
+/// `budget.exhausted_error`'s).
+fn calls_and_ending(calls: usize, result: &Result<u32, RetryError<OpError>>) -> String {
+    let ending = match result {
+        Ok(value) => format!("Ok({value})"),
+        Err(RetryError::Permanent(_)) => "Err(Permanent(..))".to_owned(),
+        Err(RetryError::Exhausted { .. }) => "Err(Exhausted { .. })".to_owned(),
+        Err(RetryError::Cancelled) => "Err(Cancelled)".to_owned(),
+    };
+    format!("{calls} calls, then {ending}")
 }
 
 /// `max_retries = N` means at most `N + 1` calls, and success on call `N + 1` is success.
@@ -80,7 +129,28 @@ pub async fn total_calls() -> CheckResult {
             run_.calls.len()
         );
     }
-    Ok(())
+
+    // The model part: budgets from 0 to u32::MAX, any factor, retry_after hints (a retry with a
+    // hint counts like any other), slow calls. No permanent errors: those are `classify`'s.
+    explore(
+        Explore::new(0xB0D6).cases(300),
+        model::transient_scenario(Ending::Any),
+        |s| async move {
+            let script = s.script();
+            let expected = model::expect(&s.policy, &script);
+            let run_ = run(&s.policy, &script, &mut crate::harness::rng(s.seed)).await?;
+            ensure_eq!(
+                calls_and_ending(run_.calls.len(), &run_.result),
+                calls_and_ending(expected.calls, &expected.result),
+                hint = "max_retries = N allows N + 1 calls whatever the errors say (a retry \
+                        with a retry_after hint counts too); success on the last one is success",
+                "calls made and how retry() ended, with max_retries = {}",
+                s.policy.max_retries
+            );
+            Ok(())
+        },
+    )
+    .await
 }
 
 /// Exhaustion returns at once with the last error and the number of calls made.

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use grade_kit::Failure;
-use rand::SeedableRng;
 use rand::rngs::StdRng;
+use rand::{Rng, RngCore, SeedableRng};
 use retry::{AttemptOutcome, ErrorClass, Observer, Outcome, Policy, RetryError};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -89,7 +89,8 @@ impl Script {
         Self::new(&[T])
     }
 
-    fn step(&self, call: u32) -> (Step, Duration) {
+    /// What call `call` (from 1) does, and how long it takes.
+    pub fn step(&self, call: u32) -> (Step, Duration) {
         let index = (call as usize - 1).min(self.0.len() - 1);
         self.0[index]
     }
@@ -127,11 +128,13 @@ impl Run {
     }
 }
 
-/// The shared call log, and a signal raised whenever a call returns.
+/// The shared call log, and signals raised whenever a call returns and when the attempt makes
+/// far more calls than its budget allows.
 #[derive(Clone, Default)]
 pub struct Log {
     calls: Arc<Mutex<Vec<Call>>>,
     returned: Arc<Notify>,
+    overrun: Arc<Notify>,
 }
 
 impl Log {
@@ -152,6 +155,8 @@ pub struct Recorder {
     pub attempts: Vec<(u32, Duration, AttemptOutcome)>,
     /// `on_retry_scheduled` calls.
     pub scheduled: Vec<Duration>,
+    /// When each `on_retry_scheduled` call happened (tokio's clock).
+    pub scheduled_at: Vec<Instant>,
     /// `on_finish` calls.
     pub finished: Vec<Outcome>,
 }
@@ -163,6 +168,7 @@ impl Observer for Recorder {
 
     fn on_retry_scheduled(&mut self, delay: Duration) {
         self.scheduled.push(delay);
+        self.scheduled_at.push(Instant::now());
     }
 
     fn on_finish(&mut self, outcome: Outcome) {
@@ -185,8 +191,54 @@ pub fn rng(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed)
 }
 
+/// An RNG that counts how often the attempt draws from it (and otherwise is a seeded `StdRng`),
+/// so a check can tell whether the attempt uses the `rng` argument at all.
+pub struct CountingRng {
+    inner: StdRng,
+    /// Calls of any `RngCore` method so far.
+    pub draws: u64,
+}
+
+impl CountingRng {
+    /// A counting RNG seeded like [`rng`].
+    pub fn new(seed: u64) -> Self {
+        Self {
+            inner: rng(seed),
+            draws: 0,
+        }
+    }
+}
+
+impl RngCore for CountingRng {
+    fn next_u32(&mut self) -> u32 {
+        self.draws += 1;
+        self.inner.next_u32()
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.draws += 1;
+        self.inner.next_u64()
+    }
+
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        self.draws += 1;
+        self.inner.fill_bytes(dst);
+    }
+}
+
+/// The most calls a run may make before the harness stops it: a correct attempt makes at most
+/// `max_retries + 1`, and an attempt that does not count some retries (say, those with a
+/// `retry_after` hint) would otherwise call an always-failing operation forever.
+fn call_limit(policy: &Policy) -> u32 {
+    policy.max_retries.saturating_add(1).saturating_mul(2).saturating_add(10)
+}
+
 /// Runs `retry` once with a fresh token and no observer.
-pub async fn run(policy: &Policy, script: &Script, rng: &mut StdRng) -> Result<Run, Failure> {
+pub async fn run(
+    policy: &Policy,
+    script: &Script,
+    rng: &mut (impl Rng + ?Sized),
+) -> Result<Run, Failure> {
     run_with(
         policy,
         script,
@@ -202,12 +254,13 @@ pub async fn run(policy: &Policy, script: &Script, rng: &mut StdRng) -> Result<R
 pub async fn run_with(
     policy: &Policy,
     script: &Script,
-    rng: &mut StdRng,
+    rng: &mut (impl Rng + ?Sized),
     cancel: &CancellationToken,
     observer: &mut impl Observer,
     log: &Log,
 ) -> Result<Run, Failure> {
     log.lock().clear();
+    let limit = call_limit(policy);
     let op = {
         let (log, script) = (log.clone(), Arc::new(script.clone()));
         move || {
@@ -217,14 +270,21 @@ pub async fn run_with(
                 let call = {
                     let mut calls = log.lock();
                     let call = calls.len() as u32 + 1;
-                    let step = script.step(call).0;
-                    calls.push(Call {
-                        start,
-                        end: None,
-                        step,
-                    });
+                    if call <= limit {
+                        let step = script.step(call).0;
+                        calls.push(Call {
+                            start,
+                            end: None,
+                            step,
+                        });
+                    }
                     call
                 };
+                if call > limit {
+                    // Stop the run (`run_with` reports it): this call never returns.
+                    log.overrun.notify_one();
+                    std::future::pending::<()>().await;
+                }
                 let (step, latency) = script.step(call);
                 if !latency.is_zero() {
                     tokio::time::sleep(latency).await;
@@ -239,12 +299,25 @@ pub async fn run_with(
         }
     };
     let what = format!("retry() with {policy:?}");
-    let result = grade_kit::time::within(
+    let retrying = grade_kit::time::within(
         RUN_LIMIT,
         &what,
         retry::retry(policy, classify, rng, cancel, observer, op),
-    )
-    .await?;
+    );
+    let result = tokio::select! {
+        result = retrying => result?,
+        () = log.overrun.notified() => {
+            let steps: Vec<Step> = log.lock().iter().take(4).map(|call| call.step).collect();
+            grade_kit::fail!(
+                hint = "count every retry against max_retries, whatever the error said (a \
+                        retry with a retry_after hint too)",
+                "with {policy:?}, retry() kept calling the operation: {limit} calls and \
+                 counting, when at most {} are allowed (the operation's first calls: {steps:?}, \
+                 the last one repeating)",
+                policy.max_retries.saturating_add(1)
+            );
+        }
+    };
     Ok(Run {
         result,
         calls: log.lock().clone(),

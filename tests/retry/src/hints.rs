@@ -3,9 +3,28 @@
 
 use std::time::Duration;
 
+use grade_kit::model::{Explore, explore};
 use grade_kit::{CheckResult, ensure};
 
-use crate::harness::{Script, Step, TICK, describe, policy, rng, run};
+use crate::harness::{Run, Script, Step, TICK, describe, policy, rng, run};
+use crate::model::{self, Ending, Scenario, Wait};
+
+/// Runs a scenario and pairs each wait after a hinted error with its allowed interval. Runs
+/// end with a success, so that a budget bug does not fail these checks too.
+async fn hinted_waits(s: &Scenario) -> Result<(Run, Vec<(usize, Wait, Duration)>), grade_kit::Failure> {
+    let script = s.script();
+    let expected = model::expect(&s.policy, &script);
+    let run_ = run(&s.policy, &script, &mut rng(s.seed)).await?;
+    let waits = run_
+        .gaps()
+        .into_iter()
+        .zip(expected.waits)
+        .enumerate()
+        .filter(|(_, (_, wait))| wait.hinted)
+        .map(|(n, (gap, wait))| (n, wait, gap))
+        .collect();
+    Ok((run_, waits))
+}
 
 fn hint(secs: u64) -> Step {
     Step::Transient(Some(Duration::from_secs(secs)))
@@ -37,7 +56,38 @@ pub async fn honoured() -> CheckResult {
             );
         }
     }
-    Ok(())
+
+    // The model part: the wait is measured from the moment the failing call *returned*, with
+    // slow calls, hints of 0, under, at and far beyond max_delay, and any policy.
+    explore(
+        Explore::new(0x4AF7).cases(300),
+        model::transient_scenario(Ending::Success),
+        |s| async move {
+            let (_, waits) = hinted_waits(&s).await?;
+            for (n, wait, gap) in waits {
+                ensure!(
+                    gap >= wait.lo,
+                    hint = "the hint is a floor on the time between the failure and the next \
+                            call (capped at max_delay): count it from when the call failed, \
+                            not from when it started",
+                    "before retry {n} the error said retry_after = {:?}; the next call came \
+                     {gap:?} after the failure; expected at least {:?}",
+                    hint_of(&s, n),
+                    wait.lo
+                );
+            }
+            Ok(())
+        },
+    )
+    .await
+}
+
+/// The hint of the error before retry `n`.
+fn hint_of(s: &Scenario, n: usize) -> Option<Duration> {
+    match s.script().step(n as u32 + 1).0 {
+        Step::Transient(hint) => hint,
+        _ => None,
+    }
 }
 
 /// A hint longer than `max_delay` is cut to `max_delay`.
@@ -55,5 +105,28 @@ pub async fn capped() -> CheckResult {
              call came {gap:?} later, beyond max_delay"
         );
     }
-    Ok(())
+
+    // The model part: after a hinted error the wait is at most max(backoff ceiling, hint capped
+    // at max_delay), for any policy and hint.
+    explore(
+        Explore::new(0x4AF8).cases(300),
+        model::transient_scenario(Ending::Success),
+        |s| async move {
+            let (_, waits) = hinted_waits(&s).await?;
+            for (n, wait, gap) in waits {
+                ensure!(
+                    gap <= wait.hi + TICK,
+                    hint = "cap the hint at max_delay, then wait max(hint, jittered backoff) or \
+                            the capped hint itself: nothing longer",
+                    "with {:?}, before retry {n} the error said retry_after = {:?}; the next \
+                     call came {gap:?} after the failure; expected at most {:?}",
+                    s.policy,
+                    hint_of(&s, n),
+                    wait.hi
+                );
+            }
+            Ok(())
+        },
+    )
+    .await
 }

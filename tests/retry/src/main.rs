@@ -9,12 +9,15 @@
 //! - `calls`: which calls happen (`classify`, `budget`).
 //! - `backoff`: how long the waits are (`cap`, `jitter`), judged statistically where random.
 //! - `cancel`, `hints`, `observe`: cancellation, `retry_after` hints, the observer.
+//! - `model`: the executable spec (calls, ending, allowed wait intervals) and the scenario
+//!   strategies the model-based parts of the checks explore.
 
 mod backoff;
 mod calls;
 mod cancel;
 mod harness;
 mod hints;
+mod model;
 mod observe;
 
 use grade_kit::check;
@@ -69,6 +72,13 @@ fn main() {
              jitter and no jitter fail",
         )
         .paused(backoff::spread),
+        check(
+            "jitter.rng",
+            "jitter",
+            "all randomness comes from the rng argument (a counting rng is drawn from; equal \
+             seeds give equal waits), and a zero ceiling gives zero waits without panicking",
+        )
+        .paused(backoff::rng_argument),
         check(
             "cancel.before_start",
             "cancel",

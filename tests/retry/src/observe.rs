@@ -95,6 +95,49 @@ pub async fn retries() -> CheckResult {
                 script_steps(&run_)
             );
         }
+        // "Before sleeping": each event comes at the instant the failed call returned.
+        for (n, (at, call)) in recorder.scheduled_at.iter().zip(&run_.calls).enumerate() {
+            ensure!(
+                call.end == Some(*at),
+                hint = "call on_retry_scheduled before the sleep, not after it",
+                "on_retry_scheduled for retry {n} came {:?} after the failed call returned; \
+                 expected it before sleeping",
+                call.end.map(|end| *at - end)
+            );
+        }
+    }
+
+    // Cancelled during the sleep: the retry was scheduled (and reported) before the sleep
+    // began, so the observer heard about it even though the retry never happens.
+    let p = policy(3, 60_000, 2, 60_000);
+    let mut recorder = Recorder::default();
+    let token = CancellationToken::new();
+    let log = Log::default();
+    let script = Script::always_transient();
+    let canceller = async {
+        log.call_returned().await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        token.cancel();
+    };
+    let retrying = run_with(
+        &p,
+        &script,
+        &mut rng,
+        &token,
+        &mut recorder,
+        &log,
+    );
+    let ((), run_) = tokio::join!(canceller, retrying);
+    let run_ = run_?;
+    if run_.calls.len() == 1 && matches!(run_.result, Err(RetryError::Cancelled)) {
+        ensure_eq!(
+            recorder.scheduled.len(),
+            1,
+            hint = "call on_retry_scheduled before sleeping: a sleep cut short by cancellation \
+                    was still scheduled",
+            "on_retry_scheduled calls when the token was cancelled 1 ms into the first backoff \
+             sleep (of up to 60 s)"
+        );
     }
     Ok(())
 }
