@@ -5,13 +5,23 @@
 //! that refills per completion, whatever its limit in practice (even one at a time), and fails
 //! a runner that works through the input in groups (`chunks(limit)` + `join_all`) or refills
 //! only once several slots are free.
+//!
+//! `eager.model` states the whole schedule as a model ([`crate::model::schedule`]): tasks
+//! start in input order, each the moment a slot frees, so every start time follows from the
+//! durations. Over seeded scenarios (limit 1, limit at and above the count, failures, caller
+//! cancellations, tasks that react to their token in every way) it checks that no task starts
+//! later than the model says, up to the first failure or cancellation. Starting *earlier* is a
+//! `limit` matter and what happens after a failure or cancellation is `errors`' and `cancel`'s,
+//! so those are left to their checks.
 
 use std::time::Duration;
 
+use grade_kit::model::{Explore, explore};
 use grade_kit::time::within;
-use grade_kit::{Check, CheckResult, check, fail};
+use grade_kit::{Check, CheckResult, check, ensure_eq, fail};
 use task_runner::Runner;
 
+use crate::model::{self, Mode, Scenario};
 use crate::probe::{DEADLINE, Kind, Plan, Probe, ms};
 
 pub fn checks() -> Vec<Check> {
@@ -28,6 +38,20 @@ pub fn checks() -> Vec<Check> {
              wait for a whole group of `limit` tasks.",
         )
         .paused(refills_at_once),
+        check(
+            "eager.model",
+            "eager",
+            "Over seeded scenarios (1 to 8 tasks of 10 to 50ms, limit 1, 2-3, the count or \
+             above, failures, caller cancellations, both modes), every task starts when the \
+             model says: in input order, the moment a slot frees (until the first failure or \
+             cancellation).",
+        )
+        .hint(
+            "Start the next task in input order right when any slot frees (not when a batch \
+             is done, and not the last task first): keep the queue a FIFO and refill after \
+             every single completion.",
+        )
+        .paused(model),
     ]
 }
 
@@ -75,4 +99,55 @@ async fn refills_at_once() -> CheckResult {
         }
     }
     Ok(())
+}
+
+/// Formats an optional start time for a report.
+fn start(at: Option<Duration>) -> String {
+    at.map_or_else(|| "never".to_owned(), ms)
+}
+
+async fn model() -> CheckResult {
+    explore(
+        Explore::new(0xEA6E).cases(300),
+        model::any_scenario(),
+        |scenario: Scenario| async move {
+            let run = model::execute(&scenario).await?;
+            let expected = scenario.schedule();
+            let observed = run.starts(&scenario);
+            // From the first failure or cancellation on, the schedule is other criteria's
+            // business; the attempt's own first failure counts too (a runner that starts
+            // tasks early fails early, which is `limit`'s to report).
+            let observed_failure = (scenario.mode == Mode::FailFast)
+                .then(|| run.probe.first_time(Kind::Failed))
+                .flatten();
+            let stop = [
+                scenario.first_failure(),
+                scenario.cancel_at(),
+                observed_failure,
+                run.probe.first_time(Kind::SawCancel),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            for (task, (&due, &actual)) in expected.iter().zip(&observed).enumerate() {
+                if stop.is_some_and(|stop| due >= stop) {
+                    continue;
+                }
+                if actual.is_none_or(|at| at > due) {
+                    let model: Vec<String> = expected.iter().map(|&at| ms(at)).collect();
+                    let attempt: Vec<String> = observed.iter().map(|&at| start(at)).collect();
+                    ensure_eq!(
+                        start(actual),
+                        ms(due),
+                        "task {task} should start at {} (limit {}: the moment a slot frees, in \
+                         input order); model start times {model:?}, the attempt's {attempt:?}",
+                        ms(due),
+                        scenario.limit
+                    );
+                }
+            }
+            Ok(())
+        },
+    )
+    .await
 }

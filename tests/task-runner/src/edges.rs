@@ -3,6 +3,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+use grade_kit::model::{Explore, explore};
+use grade_kit::proptest::prelude::*;
 use grade_kit::time::within;
 use grade_kit::{Check, CheckResult, Failure, check, ensure, ensure_eq};
 use task_runner::{RunError, Runner};
@@ -27,7 +29,7 @@ pub fn checks() -> Vec<Check> {
             "edges.zero_limit",
             "edges",
             "`limit == 0` is rejected with `RunError::InvalidLimit` by both entry points, \
-             without starting a task or hanging.",
+             without starting a task or hanging, for 1 to 8 tasks that succeed or fail.",
         )
         .hint(ZERO_LIMIT_HINT)
         .paused(zero_limit),
@@ -90,5 +92,41 @@ async fn zero_limit() -> CheckResult {
         probe.first(Kind::Start).is_none(),
         "a run with limit 0 started a task"
     );
-    Ok(())
+    // The model's answer for limit 0 does not depend on the tasks: always InvalidLimit.
+    let plans = prop::collection::vec(
+        prop_oneof![
+            (10u64..=50).prop_map(Plan::Succeed),
+            (10u64..=50).prop_map(Plan::Fail)
+        ],
+        1..=8,
+    );
+    explore(
+        Explore::new(0x2E20).cases(40),
+        (plans, any::<bool>()),
+        |(plans, settled)| async move {
+            let probe = Probe::new();
+            let runner = Runner::new(0);
+            let result = if settled {
+                let run = runner.run_settled(probe.tasks(&plans));
+                let result = promptly("Runner::run_settled with limit 0", ZERO_LIMIT_HINT, run);
+                result.await?.map(|_| ())
+            } else {
+                let run = runner.run(probe.tasks(&plans));
+                promptly("Runner::run with limit 0", ZERO_LIMIT_HINT, run)
+                    .await?
+                    .map(|_| ())
+            };
+            ensure_eq!(
+                result,
+                Err(RunError::InvalidLimit),
+                "limit 0 should be rejected"
+            );
+            ensure!(
+                probe.first(Kind::Start).is_none(),
+                "a run with limit 0 started a task"
+            );
+            Ok(())
+        },
+    )
+    .await
 }

@@ -6,14 +6,27 @@
 //! are read from what the probe saw (which task failed first, which were in flight then), so a
 //! runner that schedules differently is judged on its own run, and each check judges one
 //! thing: the error returned, the cancellation of the others, or the queue left alone.
+//!
+//! `errors.first_error` and `errors.no_start_after_error` then go on over seeded fail-fast
+//! scenarios ([`crate::model`]): any limit, several failures, tasks that react to their token
+//! at once, by failing, slowly, or not at all. The first failure is again the one the probe
+//! saw first; its instant may coincide with another task succeeding, whose freed slot may then
+//! be refilled (the runner cannot know yet), but never the failed task's own slot, and nothing
+//! may start later, even after `run` has returned.
 
 use std::time::Duration;
 
+use grade_kit::model::{Explore, explore};
 use grade_kit::time::within;
 use grade_kit::{Check, CheckResult, check, ensure, ensure_eq, fail};
 use task_runner::{RunError, Runner};
 
+use crate::model::{self, Returned, Scenario};
 use crate::probe::{DEADLINE, Event, Kind, Plan, Probe, TaskError, WIND_DOWN, ms, value_of};
+
+/// How long `no_start_after_error` keeps watching after `run` returns: a runner that leaves
+/// tasks to wind down may still have a task it spawned just before returning.
+const AFTER_RETURN: Duration = Duration::from_secs(1);
 
 pub fn checks() -> Vec<Check> {
     vec![
@@ -21,7 +34,8 @@ pub fn checks() -> Vec<Check> {
             "errors.first_error",
             "errors",
             "Fail-fast returns the error of the first task to fail by completion time (not the \
-             lowest index), with that task's index.",
+             lowest index), with that task's index; also over seeded scenarios with several \
+             failures and tasks that react to cancellation in every way.",
         )
         .hint(
             "Return as soon as a task returns `Err`: that one is the first error. Errors of \
@@ -42,7 +56,9 @@ pub fn checks() -> Vec<Check> {
         check(
             "errors.no_start_after_error",
             "errors",
-            "After the first error, fail-fast never starts a queued task.",
+            "After the first error, fail-fast never starts a queued task, not even into the \
+             slot the failed task freed, nor after `run` has returned; also over seeded \
+             scenarios.",
         )
         .hint("Once a task has failed, stop refilling: drop the queue instead of draining it.")
         .paused(no_start_after_error),
@@ -116,7 +132,43 @@ async fn first_error() -> CheckResult {
         "task {index} was the first to fail (at {}), so run should return its error",
         ms(failure.at)
     );
-    Ok(())
+    explore(
+        Explore::new(0xE770).cases(250),
+        model::failing_scenario(),
+        |scenario: Scenario| async move {
+            let run = model::execute(&scenario).await?;
+            let Some(first) = run.probe.first_time(Kind::Failed) else {
+                fail!(
+                    "no task ran to its planned failure (run returned {:?})",
+                    run.returned
+                );
+            };
+            // Tasks failing at the very same instant are all "first": any of them will do.
+            let tied: Vec<usize> = run
+                .probe
+                .events()
+                .iter()
+                .filter(|e| e.kind == Kind::Failed && e.at == first)
+                .map(|e| e.task)
+                .collect();
+            let index = match run.returned.error() {
+                Some(RunError::Task { index, .. }) if tied.contains(index) => *index,
+                _ => tied[0],
+            };
+            let expected = Returned::Values(Err(RunError::Task {
+                index,
+                error: TaskError::Failed(index),
+            }));
+            ensure_eq!(
+                run.returned,
+                expected,
+                "task {index} was the first to fail (at {}), so run should return its error",
+                ms(first)
+            );
+            Ok(())
+        },
+    )
+    .await
 }
 
 async fn cancels_in_flight() -> CheckResult {
@@ -153,6 +205,9 @@ async fn cancels_in_flight() -> CheckResult {
 
 async fn no_start_after_error() -> CheckResult {
     let run = FailFast::run().await?;
+    // A runner that leaves tasks to wind down may have spawned one just before returning: give
+    // it the time to show.
+    tokio::time::sleep(AFTER_RETURN).await;
     let (position, failure) = run.first_failure()?;
     let late = run.probe.started_after(position);
     if let Some(&(task, at)) = late.first() {
@@ -164,7 +219,44 @@ async fn no_start_after_error() -> CheckResult {
             ms(at)
         );
     }
-    Ok(())
+    explore(
+        Explore::new(0x5747).cases(250),
+        model::failing_scenario(),
+        |scenario: Scenario| async move {
+            let run = model::execute(&scenario).await?;
+            let Some((position, failure)) = run.probe.first(Kind::Failed) else {
+                fail!(
+                    "no task ran to its planned failure (run returned {:?})",
+                    run.returned
+                );
+            };
+            let events = run.probe.events();
+            // Another task succeeding at that same instant frees a slot the runner may refill
+            // before it sees the failure; the failed task's own slot it may not.
+            let may_refill = events
+                .iter()
+                .filter(|e| e.kind == Kind::Succeeded && e.at == failure.at)
+                .count();
+            let late: Vec<(usize, Duration)> = run.probe.started_after(position);
+            let at_once = late.iter().filter(|(_, at)| *at == failure.at).count();
+            // Only starts at that instant can be excused, and no more than the slots freed.
+            let allowed = at_once.min(may_refill);
+            let started: Vec<String> = late
+                .iter()
+                .map(|(task, at)| format!("task {task} at {}", ms(*at)))
+                .collect();
+            ensure_eq!(
+                late.len(),
+                allowed,
+                "task {} failed at {} ({may_refill} other task(s) succeeded at that instant), \
+                 yet these queued tasks started afterwards: {started:?}",
+                failure.task,
+                ms(failure.at)
+            );
+            Ok(())
+        },
+    )
+    .await
 }
 
 async fn settle_all() -> CheckResult {

@@ -7,6 +7,7 @@
 //!
 //! # Layout
 //! - [`probe`]: instrumented tasks, events, in-flight counting.
+//! - [`model`]: the executable schedule model and seeded scenarios the model-based checks share.
 //! - [`limit`], [`order`], [`eager`], [`errors`], [`cancel`], [`edges`]: one module per
 //!   acceptance criterion, each listing its checks.
 
@@ -15,6 +16,7 @@ mod eager;
 mod edges;
 mod errors;
 mod limit;
+mod model;
 mod order;
 mod probe;
 

@@ -24,6 +24,27 @@ use tokio_util::sync::CancellationToken;
 /// itself, not to the tasks' reaction to it.
 pub const WIND_DOWN: Duration = Duration::from_millis(1);
 
+/// How long a [`Reaction::Slow`] task takes to wind down once it sees its token cancelled:
+/// far longer than any grace a check allows, so a runner that waits for it is seen waiting.
+pub const SLOW_WIND_DOWN: Duration = Duration::from_secs(1);
+
+/// What a probe task does when its token is cancelled before it is done.
+///
+/// Real tasks differ, and a runner must not depend on how: `run` has to stop promptly and
+/// report the right error whether the tasks in flight stop at once, take their time, ignore
+/// the token, or fail "in the same breath" with an error of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reaction {
+    /// Winds down in [`WIND_DOWN`], then returns `TaskError::Cancelled`.
+    WindDown,
+    /// Returns `TaskError::Cancelled` the moment it sees its token: no await in between.
+    FailAtOnce,
+    /// Sees its token, but takes [`SLOW_WIND_DOWN`] to wind down.
+    Slow,
+    /// Never looks at its token: runs to its planned outcome.
+    Ignore,
+}
+
 /// The error a probe task returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskError {
@@ -124,8 +145,22 @@ impl Probe {
             .collect()
     }
 
+    /// One task per plan, indexed in order, all reacting to cancellation the same way.
+    pub fn tasks_reacting(&self, plans: &[Plan], reaction: Reaction) -> Vec<Task<u64, TaskError>> {
+        plans
+            .iter()
+            .enumerate()
+            .map(|(index, plan)| self.task_with(index, *plan, reaction))
+            .collect()
+    }
+
     /// A task that follows `plan`, and winds down if its token is cancelled first.
     pub fn task(&self, index: usize, plan: Plan) -> Task<u64, TaskError> {
+        self.task_with(index, plan, Reaction::WindDown)
+    }
+
+    /// A task that follows `plan`, and reacts to its token as `reaction` says.
+    pub fn task_with(&self, index: usize, plan: Plan, reaction: Reaction) -> Task<u64, TaskError> {
         let probe = self.clone();
         task(move |token: CancellationToken| async move {
             let _running = probe.enter(index, &token);
@@ -133,18 +168,27 @@ impl Probe {
                 Plan::Succeed(ms) => (ms, Ok(value_of(index)), Kind::Succeeded),
                 Plan::Fail(ms) => (ms, Err(TaskError::Failed(index)), Kind::Failed),
             };
+            let planned = async {
+                sleep(Duration::from_millis(millis)).await;
+                probe.record(index, kind);
+                outcome
+            };
+            if reaction == Reaction::Ignore {
+                return planned.await;
+            }
             tokio::select! {
                 biased;
                 () = token.cancelled() => {
                     probe.record(index, Kind::SawCancel);
-                    sleep(WIND_DOWN).await;
+                    match reaction {
+                        Reaction::WindDown => sleep(WIND_DOWN).await,
+                        Reaction::Slow => sleep(SLOW_WIND_DOWN).await,
+                        Reaction::FailAtOnce | Reaction::Ignore => {}
+                    }
                     probe.record(index, Kind::GaveUp);
                     Err(TaskError::Cancelled(index))
                 }
-                () = sleep(Duration::from_millis(millis)) => {
-                    probe.record(index, kind);
-                    outcome
-                }
+                outcome = planned => outcome,
             }
         })
     }
@@ -181,6 +225,24 @@ impl Probe {
             .filter(|s| !before.iter().any(|e| e.task == s.task && e.kind.is_end()))
             .map(|s| s.task)
             .collect()
+    }
+
+    /// When each task started (its first poll), by index; `None`: never started.
+    pub fn start_times(&self, count: usize) -> Vec<Option<Duration>> {
+        let mut starts = vec![None; count];
+        for event in self.events() {
+            if event.kind == Kind::Start
+                && let Some(slot) = starts.get_mut(event.task)
+            {
+                slot.get_or_insert(event.at);
+            }
+        }
+        starts
+    }
+
+    /// When the first event of `kind` happened.
+    pub fn first_time(&self, kind: Kind) -> Option<Duration> {
+        self.first(kind).map(|(_, event)| event.at)
     }
 
     /// Tasks that started after event position `position`, with their start times.
