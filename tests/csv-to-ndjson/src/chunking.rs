@@ -7,9 +7,19 @@
 //! with `Pending` reads mixed in), and requires the same result every time: the same records,
 //! or the same error with the same numbers. It does not judge the one-read result itself;
 //! the `rfc4180` and `errors` checks do.
+//!
+//! Then it explores: seeded documents, valid (with multi-byte text, a BOM or not, a last
+//! record with or without a line break) and malformed (one defect each), each split into
+//! reads that cut where it hurts (inside `""`, CRLF, a multi-byte character, the BOM) or one
+//! byte at a time. The split result must equal the model's ([`crate::model::parse`]) when the
+//! one-read result does, and the one-read result otherwise: a document the attempt gets wrong
+//! even in one read is the other criteria's to report.
 
+use grade_kit::model::{Explore, explore};
+use grade_kit::proptest::prelude::*;
 use grade_kit::{Check, CheckResult, check, ensure_text_eq, fail};
 
+use crate::model::{self, Doc, Reads, Text};
 use crate::run::{convert_to_vec, describe, show};
 use crate::streams::{ChunkedReader, SplitMix, Step};
 
@@ -19,7 +29,9 @@ pub fn checks() -> Vec<Check> {
             "chunking.split_reads",
             "chunking",
             "The same records (or the same error) whether the input arrives in one read, one \
-             byte per read, split in two at every position, or in seeded random chunks.",
+             byte per read, split in two at every position, or in seeded random chunks; then \
+             seeded valid and malformed documents split where it hurts, compared with a model \
+             of the rules.",
         )
         .hint(
             "keep all parser state (inside quotes? just saw a quote? just saw a CR? partial \
@@ -61,7 +73,57 @@ async fn split_reads() -> CheckResult {
     for input in INVALID {
         same_result_however_split(input).await?;
     }
-    Ok(())
+    let documents = prop_oneof![
+        2 => model::valid(Text::MultiByte, true),
+        1 => model::malformed(Text::MultiByte, true),
+    ];
+    explore(
+        Explore::new(0xC4_0C4E).cases(300),
+        (documents, model::reads()).prop_map(|(doc, reads)| Split { doc, reads }),
+        |Split { doc, reads }| async move {
+            let csv = doc.encode();
+            let (outcome, output) = convert_to_vec(&csv[..]).await?;
+            let in_one_read = describe(&outcome, &output);
+            let modelled = model::describe(&model::parse(&csv));
+            let (expected, which) = if in_one_read == modelled {
+                (modelled, "the README's rules give, as your one-read result does")
+            } else {
+                (in_one_read, "the one-read result")
+            };
+            let plan = reads.plan(&csv);
+            let (outcome, output) = convert_to_vec(ChunkedReader::new(&csv, plan.clone())).await?;
+            ensure_text_eq!(
+                describe(&outcome, &output),
+                expected,
+                "reading the input in these reads gave a different result than reading it in \
+                 one go (expected: what {which})\ninput: {}\nreads: {}",
+                show(&csv),
+                show_plan(&plan)
+            );
+            Ok(())
+        },
+    )
+    .await
+}
+
+/// A document and how its bytes are split into reads.
+#[derive(Clone)]
+struct Split {
+    doc: Doc,
+    reads: Reads,
+}
+
+/// Shown as the input and its read sizes, the way the candidate would reproduce it.
+impl std::fmt::Debug for Split {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let csv = self.doc.encode();
+        write!(
+            f,
+            "input: {}\nreads: {}",
+            show(&csv),
+            show_plan(&self.reads.plan(&csv))
+        )
+    }
 }
 
 /// Converts `input` in one read, then under every splitting, and compares the results.

@@ -5,13 +5,17 @@
 //! inside quotes) and a CRLF once. Each malformed-input check places its errors after records
 //! that span one line each, so it judges the error kind and the record number; the
 //! `line_numbers` check puts records spanning several lines before each error, and judges only
-//! the numbers.
+//! the numbers: first in worked examples, then in seeded malformed documents (one defect each,
+//! records with CRLF and LF ends and line breaks inside quotes before it) whose first error's
+//! record and line come from the model ([`crate::model::parse`]).
 
 use std::io::ErrorKind;
 
 use csv_to_ndjson::ConvertError::{self, InvalidUtf8, RaggedRow, StrayQuote, UnterminatedQuote};
-use grade_kit::{Check, CheckResult, check, ensure, ensure_eq, ensure_text_eq};
+use grade_kit::model::{Explore, explore};
+use grade_kit::{Check, CheckResult, check, ensure, ensure_eq, ensure_text_eq, fail};
 
+use crate::model::{self, Text};
 use crate::ndjson::render_output;
 use crate::run::{convert_to_vec, describe, show};
 use crate::streams::{FailingReader, FailingWriter};
@@ -53,8 +57,9 @@ pub fn checks() -> Vec<Check> {
         check(
             "errors.line_numbers",
             "errors",
-            "Errors name the line their record starts on, counting LFs inside quoted fields and \
-             a CRLF once.",
+            "Errors name the record and the line it starts on, counting LFs inside quoted \
+             fields and a CRLF once; worked examples, then seeded malformed documents compared \
+             with a model of the rules.",
         )
         .hint(NUMBERING)
         .paused(line_numbers),
@@ -176,7 +181,35 @@ async fn line_numbers() -> CheckResult {
         hint = "make the other errors checks pass first",
         "none of the malformed inputs gave an error with a record and line"
     );
-    Ok(())
+
+    // Any malformed document with one defect: the first error's record and line are the
+    // model's. As above, an attempt that accepts the input, or reports an I/O error, is
+    // judged by the other checks, not here.
+    explore(
+        Explore::new(0xE440_0125).cases(300),
+        model::malformed(Text::Ascii, false),
+        |doc| async move {
+            let csv = doc.encode();
+            let expected = model::parse(&csv);
+            let Some(expected_position) = expected.as_ref().err().and_then(position) else {
+                fail!("suite bug: the model accepts a generated malformed document");
+            };
+            let (outcome, _) = convert_to_vec(&csv[..]).await?;
+            let Some(actual) = outcome.as_ref().err().and_then(position) else {
+                return Ok(());
+            };
+            ensure_eq!(
+                actual,
+                expected_position,
+                "wrong record or line in the error ({NUMBERING}): you returned {outcome:?}, \
+                 the first error is {}\ninput: {}",
+                model::describe(&expected).trim_end(),
+                show(&csv)
+            );
+            Ok(())
+        },
+    )
+    .await
 }
 
 /// The record and line a malformed-input error names.

@@ -10,12 +10,15 @@
 //! - [`streams`]: chunked, stalling and failing readers and writers.
 //! - [`generator`]: a CSV generator and a verifying sink for gigabyte-sized runs.
 //! - [`run`]: calling `convert` with a deadline.
+//! - [`model`]: an executable spec of the CSV rules, and the seeded documents and reads the
+//!   model-based checks (`rfc4180.records`, `chunking.split_reads`, `errors.line_numbers`) try.
 //! - [`rfc4180`], [`chunking`], [`errors`], [`volume`] (backpressure and memory),
 //!   [`transport`] (io): one module per acceptance criterion, each listing its checks.
 
 mod chunking;
 mod errors;
 mod generator;
+mod model;
 mod ndjson;
 mod rfc4180;
 mod run;
