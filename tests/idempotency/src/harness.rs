@@ -38,11 +38,22 @@ pub struct Server {
 impl Server {
     /// Builds the attempt's router with this TTL and lease and serves it.
     pub async fn start(ttl: Duration, lease: Duration) -> Result<Self, Failure> {
-        let gateway = TestGateway::new();
         let redis_url = grade_kit::services::redis_url();
+        Self::start_at(&redis_url, &grade_kit::services::key_prefix(), ttl, lease).await
+    }
+
+    /// [`start`](Self::start) with another Redis URL (a proxy) and key prefix (one per
+    /// scenario of a model-based check, so scenarios never see each other's keys).
+    pub async fn start_at(
+        redis_url: &str,
+        key_prefix: &str,
+        ttl: Duration,
+        lease: Duration,
+    ) -> Result<Self, Failure> {
+        let gateway = TestGateway::new();
         let config = Config {
-            redis_url: redis_url.clone(),
-            key_prefix: grade_kit::services::key_prefix(),
+            redis_url: redis_url.to_owned(),
+            key_prefix: key_prefix.to_owned(),
             ttl,
             lease,
         };
@@ -180,6 +191,14 @@ impl Reply {
             .is_some_and(|value| value.trim().eq_ignore_ascii_case("true"))
     }
 
+    /// The media type of `Content-Type`, lowercased, without parameters.
+    pub fn media_type(&self) -> Option<String> {
+        self.content_type
+            .as_deref()
+            .and_then(|value| value.split(';').next())
+            .map(|value| value.trim().to_ascii_lowercase())
+    }
+
     /// The body as JSON, if it is.
     pub fn json(&self) -> Option<Value> {
         serde_json::from_str(&self.body).ok()
@@ -206,8 +225,9 @@ impl Reply {
     }
 }
 
-/// Fails unless `replay` has the status and body of `original` (bodies compared as JSON when
-/// both are JSON, so key order and spacing do not matter; byte for byte otherwise).
+/// Fails unless `replay` has the status, media type and body of `original` (bodies compared
+/// as JSON when both are JSON, so key order and spacing do not matter; byte for byte
+/// otherwise).
 pub fn ensure_same_response(replay: &Reply, original: &Reply, what: &str) -> Result<(), Failure> {
     let same_body = match (replay.json(), original.json()) {
         (Some(a), Some(b)) => a == b,
@@ -220,6 +240,14 @@ pub fn ensure_same_response(replay: &Reply, original: &Reply, what: &str) -> Res
         "{what}: expected the original response again\n  original: {}\n  got:      {}",
         original.summary(),
         replay.summary()
+    );
+    ensure!(
+        replay.media_type() == original.media_type(),
+        hint = "store the first response's Content-Type with its status and body, and send it \
+                back with the replay: a replayed 502 is still application/problem+json",
+        "{what}: the replay has Content-Type {:?}, the original had {:?}",
+        replay.content_type,
+        original.content_type
     );
     Ok(())
 }

@@ -15,11 +15,17 @@
 //! - `validation`: the header itself (`validation`).
 //! - `concurrency`: one side effect under a burst of concurrent requests (`concurrent`).
 //! - `expiry`: the TTL of responses and the lease of in-flight requests (`ttl`, `lease`).
+//! - `model`: model-based checks, seeded scenarios compared with an executable model
+//!   (`concurrent.model`: requests arriving at each step of a first request's life;
+//!   `mismatch.model`: retries whose body differs in one byte of any field).
+//! - `proxy`: a TCP proxy in front of Redis that holds the attempt between two round trips.
 
 mod concurrency;
 mod expiry;
 mod gateway;
 mod harness;
+mod model;
+mod proxy;
 mod replay;
 mod validation;
 
@@ -30,8 +36,9 @@ fn main() {
         check(
             "replay.same_response",
             "replay",
-            "a retry with the same key and body gets the original status and body, marked \
-             `Idempotent-Replayed: true`, without a second gateway call; a new key charges again",
+            "a retry with the same key and body gets the original status, Content-Type and body, \
+             marked `Idempotent-Replayed: true` (the first response has no such header), without \
+             a second gateway call; a new key charges again",
         )
         .tokio(replay::same_response),
         check(
@@ -42,12 +49,29 @@ fn main() {
         )
         .tokio(concurrency::one_side_effect),
         check(
+            "concurrent.model",
+            "concurrent",
+            "seeded scenarios: retries and other keys sent while the first request's charge is \
+             held (409), in the gap after its completion's first Redis write, held open by a \
+             proxy (409 or its response, never a second charge), and after it (its response); \
+             compared with a model of the statuses and the charge count",
+        )
+        .tokio(model::concurrent_model),
+        check(
             "mismatch.rejected",
             "mismatch",
             "the same key with a different body gets 422 without a gateway call, and the stored \
              response is unchanged",
         )
         .tokio(replay::rejected),
+        check(
+            "mismatch.model",
+            "mismatch",
+            "seeded scenarios: after a payment, retries with its key and the same body, or a \
+             body one byte different in the amount, the currency or the description: the same \
+             bytes are replayed, any other body gets 422, nothing is charged again",
+        )
+        .tokio(model::mismatch_model),
         check(
             "validation.missing_key",
             "validation",
@@ -72,8 +96,8 @@ fn main() {
         check(
             "errors.failure_stored",
             "errors",
-            "when the gateway fails with a 5xx, the error response is stored and replayed \
-             without calling the gateway again",
+            "when the gateway fails, the endpoint answers 502 with a problem, and a retry gets \
+             it again (status, Content-Type and body) without calling the gateway",
         )
         .tokio(replay::failure_stored),
         check(

@@ -27,9 +27,10 @@ pub async fn same_response() -> CheckResult {
     first.expect_status(201, "the first request", CREATED_HINT)?;
     ensure_calls(&server.gateway, 1, "after the first request")?;
     ensure!(
-        !first.is_replay(),
-        hint = "only replays carry `Idempotent-Replayed: true`",
-        "the first response is marked `Idempotent-Replayed: {}`, but it was not a replay",
+        first.replayed.is_none(),
+        hint = "only replays carry the `Idempotent-Replayed` header: leave it off the first \
+                response (not even `false`)",
+        "the first response carries `Idempotent-Replayed: {}`, but it was not a replay",
         first.replayed.as_deref().unwrap_or_default()
     );
     for retry in 1..=2 {
@@ -113,17 +114,21 @@ pub async fn per_client() -> CheckResult {
     Ok(())
 }
 
-/// A 5xx caused by the gateway is the request's outcome: stored and replayed.
+/// A 502 caused by the gateway is the request's outcome: stored and replayed, Content-Type
+/// and all.
 pub async fn failure_stored() -> CheckResult {
     let server = Server::start(TTL, LEASE).await?;
     server.gateway.then(Step::Fail(503));
     let alice = server.client("alice");
     let first = alice.send("order-1", &body(1)).await?;
     ensure!(
-        (500..600).contains(&first.status),
-        hint = "when the gateway fails, answer with a 5xx (502 Bad Gateway) problem",
-        "the gateway failed with 503, but the endpoint answered {}",
-        first.summary()
+        first.status == 502 && first.media_type().as_deref() == Some("application/problem+json"),
+        hint = "when the gateway fails, answer 502 Bad Gateway with a problem: \
+                `Problem::new(StatusCode::BAD_GATEWAY, ...).into_response()`",
+        "the gateway failed with 503; expected 502 with Content-Type application/problem+json, \
+         got {} (Content-Type {:?})",
+        first.summary(),
+        first.content_type
     );
     ensure_calls(&server.gateway, 1, "after the first request")?;
     let retry = alice.send("order-1", &body(1)).await?;
