@@ -95,7 +95,8 @@ impl<'a> Who<'a> {
         builder.body(Body::empty()).expect("a valid request")
     }
 
-    fn describe(&self) -> String {
+    /// Who this is, for messages.
+    pub fn describe(&self) -> String {
         match self.key {
             Some(key) => format!("{API_KEY}: {key} from {}", self.peer),
             None => format!("no API key, from {}", self.peer),
@@ -222,22 +223,29 @@ fn convert_headers(headers: &reqwest::header::HeaderMap) -> HeaderMap {
     out
 }
 
-/// Calls the middleware directly, without HTTP: `oneshot` on a clone of the router.
-pub async fn call(router: &Router, who: Who<'_>) -> Result<bool, Failure> {
+/// Calls the middleware directly, without HTTP: `oneshot` on a clone of the router. The whole
+/// response, headers included.
+pub async fn call_reply(router: &Router, who: Who<'_>) -> Result<Reply, Failure> {
     let what = format!("a request ({})", who.describe());
     let response =
         grade_kit::time::within(REQUEST_LIMIT, &what, router.clone().oneshot(who.request()))
             .await?
             .unwrap_or_else(|never| match never {});
     let status = response.status();
+    let headers = response.headers().clone();
     let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
         .await
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
-    Reply {
+    Ok(Reply {
         status,
-        headers: HeaderMap::new(),
+        headers,
         body,
-    }
-    .allowed(&what)
+    })
+}
+
+/// Calls the middleware directly: whether the request was allowed (200) or rejected (429).
+pub async fn call(router: &Router, who: Who<'_>) -> Result<bool, Failure> {
+    let reply = call_reply(router, who).await?;
+    reply.allowed(&format!("a request ({})", who.describe()))
 }

@@ -24,13 +24,15 @@ async fn expect(
     let allowed = server.allowed(who).await?;
     let verdict = |a: bool| if a { "allowed" } else { "rejected" };
     let from = match who.key {
+        Some("") => format!("an empty API key header, from {}", who.peer),
         Some(key) => format!("API key {key:?} from {}", who.peer),
         None => format!("no API key, from {}", who.peer),
     };
     ensure!(
         allowed == expected,
-        hint = "key the count by `key:<API key>` when the header is present, else by \
-                `ip:<peer IP>` (from ConnectInfo<SocketAddr>, without the port)",
+        hint = "key the count by `key:<API key>` when the header is present and not empty, \
+                else by `ip:<peer IP>` (from ConnectInfo<SocketAddr>, without the port): two \
+                namespaces, so that an API key never shares a quota with an address",
         "a request with {from} was {}, expected {}: {why}",
         verdict(allowed),
         verdict(expected)
@@ -87,6 +89,23 @@ pub async fn api_key() -> CheckResult {
         anonymous,
         true,
         "a request without a key is its peer IP's, not \"alpha\"'s, even from alpha's address",
+    )
+    .await?;
+    expect(
+        &server,
+        &clock,
+        anonymous,
+        true,
+        "the second request of the anonymous client 10.0.0.1 (limit 2)",
+    )
+    .await?;
+    expect(
+        &server,
+        &clock,
+        Who::key_from("10.0.0.1", "10.0.0.3:40003"),
+        true,
+        "the API key \"10.0.0.1\" is a key, not the address 10.0.0.1 (which has used its \
+         quota): keyed and anonymous requests never share a quota",
     )
     .await
 }
@@ -150,5 +169,32 @@ pub async fn peer_ip() -> CheckResult {
         false,
         "10.0.1.2 made 2 requests already",
     )
-    .await
+    .await?;
+    // An empty API key header is no API key: the client is still its peer IP.
+    for (peer, expected, why) in [
+        (
+            "10.0.1.3:50001",
+            true,
+            "first request from 10.0.1.3 (with an empty API key)",
+        ),
+        (
+            "10.0.1.3:50002",
+            true,
+            "second request from 10.0.1.3 (with an empty API key)",
+        ),
+        (
+            "10.0.1.4:50001",
+            true,
+            "an empty API key header is no key: this client is 10.0.1.4, which made no request \
+             yet, not the client \"\" that 10.0.1.3 exhausted",
+        ),
+        (
+            "10.0.1.3:50003",
+            false,
+            "10.0.1.3 made 2 requests already (with an empty API key, the client is its IP)",
+        ),
+    ] {
+        expect(&server, &clock, Who::key_from("", peer), expected, why).await?;
+    }
+    Ok(())
 }

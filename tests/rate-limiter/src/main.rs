@@ -22,6 +22,7 @@ mod http;
 mod keys;
 mod memory;
 mod metrics;
+mod model;
 mod proxy;
 mod responses;
 mod unavailable;

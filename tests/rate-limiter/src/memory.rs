@@ -13,18 +13,23 @@ use crate::harness::{
 };
 use crate::http::{Who, app, call};
 
-/// Window 10 s. Two requests 1 s apart (real time, and the clock with it), then every key
-/// under the prefix must expire, between 9.5 s and 21 s from now.
+/// Limit 1 per 10 s. Two requests 1 s apart (real time, and the clock with it), the second
+/// rejected, then every key under the prefix must expire between 9.5 s and 21 s from now: the
+/// TTL is refreshed on every decision, a rejected one included.
 pub async fn ttl() -> CheckResult {
     let gap = grade_kit::env::scaled(Duration::from_secs(1));
     let clock = TestClock::at(real_now_ms());
-    let limiter = limiter(config("ttl", "default", 5, 10), &clock)?;
+    let limiter = limiter(config("ttl", "default", 1, 10), &clock)?;
     let router = app(&limiter);
     let who = Who::key("ttl-client");
     call(&router, who).await?;
     tokio::time::sleep(gap).await;
     clock.advance(gap);
-    call(&router, who).await?;
+    let second = call(&router, who).await?;
+    ensure!(
+        !second,
+        "the second request in 10 s with a limit of 1 was allowed"
+    );
 
     let mut redis = redis().await?;
     let keys = keys_under(&mut redis, &namespace_prefix("ttl")).await?;
@@ -49,11 +54,11 @@ pub async fn ttl() -> CheckResult {
                 "key {key:?} has no TTL: it lives forever"
             ),
             ms if ms < refreshed_floor => fail!(
-                hint = "refresh the TTL on every decision (PEXPIRE each time, not only when the \
-                        key is created): the key must outlive its newest entry by a window",
-                "key {key:?} expires in {ms} ms, but the last request was made just now and \
-                 counts for 10 s: its TTL was not refreshed by the second request ({} ms after \
-                 the first)",
+                hint = "refresh the TTL on every decision, allowed or rejected (PEXPIRE each \
+                        time, not only when the key is created or a request recorded)",
+                "key {key:?} expires in {ms} ms, but the client's latest request was just now: \
+                 its TTL was not refreshed by the second request (rejected, {} ms after the \
+                 first), and should be about one window (10 s)",
                 gap.as_millis()
             ),
             ms if ms > 2 * window_ms + 1_000 => fail!(

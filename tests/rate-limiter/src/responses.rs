@@ -1,17 +1,22 @@
 //! `responses`: what a client is told. A 429 is an RFC 9457 problem document with a truthful
 //! `Retry-After`; every decided response carries `RateLimit-Policy` and `RateLimit`.
 //!
-//! Scenarios start on a fixed-window boundary and wait less than one window, so a fixed
-//! window (which `window.boundary` alone is about) gives the same answers here. Waits are never
-//! whole seconds, so rounding down and rounding up differ.
+//! Scenarios start on a fixed-window boundary and decide nothing in the next fixed window that
+//! a fixed window would decide differently, so a fixed window (which `window.boundary` alone is
+//! about) gives the same answers here. Waits are fractional (rounding down and rounding up
+//! differ) and whole (rounding up must not add a second). The model parts (`crate::model`)
+//! run seeded schedules inside one fixed window and compare `r`, `t` and `Retry-After` with
+//! the model on every decision whose verdict the model agrees with.
 
 use std::time::Duration;
 
+use grade_kit::model::{Explore, explore};
 use grade_kit::{CheckResult, Failure, ensure, ensure_eq, fail};
 
 use crate::fields::{Item, policy_item, retry_after};
 use crate::harness::{TestClock, aligned, at, config, limiter};
 use crate::http::{Reply, Server, Who};
+use crate::model;
 
 /// Fills a limit of 2 and checks the third request's 429.
 pub async fn problem_json() -> CheckResult {
@@ -86,19 +91,25 @@ fn retry_after_of(reply: &Reply, when: &str) -> Result<u64, Failure> {
     retry_after(field).map_err(|e| Failure::new(format!("{when}: {e}")))
 }
 
-/// Retries at `Retry-After - 1 s` (must fail) and at `Retry-After` (must succeed).
+/// Two clients with the same allowed requests: at `now` the first gets a 429 whose
+/// `Retry-After` must be `expected`; it retries at `Retry-After - 1 s` (must fail) and its twin,
+/// which never saw a 429, at `Retry-After` (must succeed). The twin keeps the check about the
+/// header alone: a limiter that wrongly records rejected requests (`window.expiry_edge`'s
+/// business) is not caught here by the probe one second early.
 async fn truthful(
     server: &Server,
     clock: &TestClock,
     base: u64,
-    who: Who<'_>,
+    (who, twin): (Who<'_>, Who<'_>),
     now: u64,
+    expected: u64,
 ) -> CheckResult {
     clock.set(now);
     let when = format!("at {}", at(base, now));
     let wait = retry_after_of(&server.get(who).await?, &when)?;
     let rounding = "Retry-After is the wait until the oldest counted request leaves the window, \
-                    rounded UP to whole seconds (rounding down sends clients back too early)";
+                    rounded UP to whole seconds (rounding down sends clients back too early; \
+                    a whole number of seconds stays as it is)";
     if wait > 0 {
         clock.set(now + (wait - 1) * 1000);
         let allowed = server.allowed(who).await?;
@@ -111,39 +122,75 @@ async fn truthful(
         );
     }
     clock.set(now + wait * 1000);
-    let allowed = server.allowed(who).await?;
+    let allowed = server.allowed(twin).await?;
     ensure!(
         allowed,
         hint = rounding,
-        "{when} the 429 said `Retry-After: {wait}`, yet a retry {wait} s later was rejected"
+        "{when} the 429 said `Retry-After: {wait}`, yet a request {wait} s later from a client \
+         with the same history was rejected"
+    );
+    ensure_eq!(
+        wait,
+        expected,
+        hint = rounding,
+        "{when}: Retry-After (seconds until the oldest counted request leaves the window)"
     );
     Ok(())
 }
 
-/// Two scenarios, limit 3 per 60 s, starting at a boundary B: the wait is 1.5 s, then 19.2 s.
+/// Three scenarios, limit 3 per 60 s, each starting at a boundary B: the wait is 1.5 s,
+/// 19.2 s, then exactly 2 s. Then seeded schedules against the model.
 pub async fn retry_after_check() -> CheckResult {
     let window = Duration::from_secs(60);
-    let base = aligned(window);
+    let mut base = aligned(window);
     let clock = TestClock::at(base);
     let server = Server::start(&limiter(config("retry", "default", 3, 60), &clock)?).await?;
 
-    // Requests at B, B + 20 s, B + 40 s; at B + 58.5 s the one at B leaves in 1.5 s.
-    let who = Who::key("retry-client-1");
-    for offset in [0, 20_000, 40_000] {
-        clock.set(base + offset);
-        server.allowed(who).await?;
+    // Requests at B, B + 20 s, B + 40 s; at B + 58.5 s the one at B leaves in 1.5 s. Then
+    // B' + 0, 100, 200 ms, and at B' + 40.8 s the wait is 19.2 s. Then B'' + 0, 20 s, 40 s
+    // and at B'' + 58 s the wait is exactly 2 s: not 3.
+    let scenarios: [(&[u64], u64, u64); 3] = [
+        (&[0, 20_000, 40_000], 58_500, 2),
+        (&[0, 100, 200], 40_800, 20),
+        (&[0, 20_000, 40_000], 58_000, 2),
+    ];
+    for (i, (offsets, now, expected)) in scenarios.into_iter().enumerate() {
+        let (name, twin) = (format!("retry-client-{i}"), format!("retry-twin-{i}"));
+        let (who, twin) = (Who::key(&name), Who::key(&twin));
+        for &offset in offsets {
+            clock.set(base + offset);
+            server.allowed(who).await?;
+            server.allowed(twin).await?;
+        }
+        truthful(&server, &clock, base, (who, twin), base + now, expected).await?;
+        base += 2 * 60_000;
     }
-    truthful(&server, &clock, base, who, base + 58_500).await?;
 
-    // On the next boundary: requests at B', B' + 100 ms, B' + 200 ms; at B' + 40.8 s the wait
-    // is 19.2 s.
-    let base = base + 2 * 60_000;
-    let who = Who::key("retry-client-2");
-    for offset in [0, 100, 200] {
-        clock.set(base + offset);
-        server.allowed(who).await?;
-    }
-    truthful(&server, &clock, base, who, base + 40_800).await
+    explore(
+        Explore::new(0x2E7A).cases(50).max_shrink_steps(150),
+        model::response_scenario(),
+        |scenario| async move {
+            let base = aligned(Duration::from_secs(60));
+            model::run(&scenario, base, |d| {
+                if d.allowed || d.expected.allowed {
+                    return Ok(()); // Only 429s that the window agrees with.
+                }
+                let when = d.describe();
+                let wait = retry_after_of(d.reply, &when)?;
+                ensure_eq!(
+                    wait,
+                    d.expected.reset,
+                    hint = "Retry-After = ceil((oldest counted + window - now) / 1 s): a wait \
+                            of exactly k seconds is k, 1 ms more is k + 1",
+                    "{when}: Retry-After, with the client's requests at {:?} (ms after B)",
+                    d.history
+                );
+                Ok(())
+            })
+            .await
+        },
+    )
+    .await
 }
 
 /// The two fields of `reply`, parsed, with their `policy` member.
@@ -205,10 +252,12 @@ pub async fn ratelimit_headers() -> CheckResult {
                     window, this one included",
             "{when}: RateLimit r"
         );
-        let t = int(&state, "t", "RateLimit", &when)?;
-        ensure!(
-            (1..=30).contains(&t),
-            "{when}: RateLimit t={t}, expected 1..=30 (seconds until quota frees)"
+        ensure_eq!(
+            int(&state, "t", "RateLimit", &when)?,
+            30 - 5 * n as u64,
+            hint = "t is the time until the oldest counted request (here the one at B) leaves \
+                    the window, rounded up: not the window itself",
+            "{when}: RateLimit t"
         );
     }
 
@@ -241,5 +290,40 @@ pub async fn ratelimit_headers() -> CheckResult {
                 rounded up: B + 30 s - (B + 22.4 s) = 7.6 s -> 8",
         "{when}: RateLimit t"
     );
-    Ok(())
+    fields_model().await
+}
+
+/// Seeded schedules inside one fixed window: `r` and `t` of every decision whose verdict the
+/// model agrees with (a wrong verdict is `window`'s business).
+async fn fields_model() -> CheckResult {
+    explore(
+        Explore::new(0xF1E1D).cases(50).max_shrink_steps(150),
+        model::response_scenario(),
+        |scenario| async move {
+            let base = aligned(Duration::from_secs(60));
+            model::run(&scenario, base, |d| {
+                if d.allowed != d.expected.allowed {
+                    return Ok(());
+                }
+                let when = d.describe();
+                let (_, state) = fields(d.reply, "default", &when)?;
+                ensure_eq!(
+                    (
+                        int(&state, "r", "RateLimit", &when)?,
+                        int(&state, "t", "RateLimit", &when)?
+                    ),
+                    (d.expected.remaining, d.expected.reset),
+                    hint = "r = limit - requests counting now, this one included (0 on a 429); \
+                            t = ceil((oldest counted + window - now) / 1 s)",
+                    "{when} ({}): RateLimit (r, t), with the client's allowed requests at {:?} \
+                     (ms after B)",
+                    if d.allowed { "allowed" } else { "rejected" },
+                    d.history
+                );
+                Ok(())
+            })
+            .await
+        },
+    )
+    .await
 }

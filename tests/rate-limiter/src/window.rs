@@ -1,6 +1,13 @@
 //! `window`: at most `limit` requests in *any* window of the given length, to the millisecond.
 //!
-//! Two scenarios, each isolating one mistake. `boundary` straddles a fixed-window boundary
+//! Each check has a hand-written scenario and a model part (`crate::model`): seeded schedules
+//! of several clients at arbitrary milliseconds, with the edges put in by construction, each
+//! decision judged against the client's own allowed requests. `boundary` takes the safety
+//! half (never allowed while `limit` requests count: fixed windows, whole-second windows,
+//! entries leaving early), `expiry_edge` the liveness half (never rejected while fewer count:
+//! entries leaving late, rejected requests recorded).
+//!
+//! The hand-written scenarios, each isolating one mistake. `boundary` straddles a fixed-window boundary
 //! (a multiple of the window, where an epoch-aligned counter resets) with requests that are
 //! 200 ms apart: a fixed window lets a second full quota through, a sliding window does not.
 //! It stays clear of the exact edge `s + window`. `expiry_edge` is about that edge alone and
@@ -9,10 +16,12 @@
 
 use std::time::Duration;
 
-use grade_kit::{CheckResult, ensure};
+use grade_kit::model::{Explore, explore};
+use grade_kit::{CheckResult, ensure, ensure_eq};
 
 use crate::harness::{TestClock, aligned, at, config, limiter};
 use crate::http::{Server, Who};
+use crate::model::{self, Decision};
 
 /// Sends one request as `who` at `ms` and checks the verdict.
 async fn expect(
@@ -34,6 +43,55 @@ async fn expect(
         verdict(expected)
     );
     Ok(())
+}
+
+fn verdict(allowed: bool) -> &'static str {
+    if allowed { "allowed" } else { "rejected" }
+}
+
+/// Seeded schedules; `judge` sees every decision.
+async fn schedules(seed: u64, judge: impl Fn(&Decision<'_>) -> CheckResult + Copy) -> CheckResult {
+    explore(
+        Explore::new(seed).cases(60).max_shrink_steps(150),
+        model::window_scenario(),
+        |scenario| async move {
+            let base = aligned(Duration::from_secs(60)) + scenario.base_offset;
+            model::run(&scenario, base, judge).await
+        },
+    )
+    .await
+}
+
+/// The client's allowed requests that count at this decision, for messages.
+fn counting(d: &Decision<'_>, window_ms: u64) -> Vec<String> {
+    d.history
+        .iter()
+        .filter(|&&s| d.request.at < s + window_ms)
+        .map(|s| format!("B + {s} ms"))
+        .collect()
+}
+
+/// Safety: no decision is allowed while `limit` of the client's allowed requests count.
+async fn never_over_the_limit() -> CheckResult {
+    schedules(0xB0_0DA7, |d| {
+        if d.allowed && !d.expected.allowed {
+            let window_ms = d.window_ms;
+            ensure_eq!(
+                verdict(d.allowed),
+                verdict(d.expected.allowed),
+                hint = "count the requests made in (now - window, now], to the millisecond: a \
+                        counter per calendar window, or times kept in whole seconds, let more \
+                        than limit through in some window",
+                "{}: the client's allowed requests at {:?} still count (each counts for {} ms \
+                 after it was made), and that is the limit",
+                d.describe(),
+                counting(d, window_ms),
+                window_ms
+            );
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// limit 4 per 60 s. With B a multiple of 60 s: one request at B - 59.95 s, three at
@@ -104,7 +162,7 @@ pub async fn boundary() -> CheckResult {
             at(base, ms)
         );
     }
-    Ok(())
+    never_over_the_limit().await
 }
 
 /// limit 3 per 10 s, starting on a boundary s: requests at s, s + 1 ms, s + 2 ms. At
@@ -148,5 +206,29 @@ pub async fn expiry_edge() -> CheckResult {
          ones allowed at s + 1 ms and s + 2 ms: the one made at s is exactly 10 s old and has \
          left the window, and the one rejected at s + 9.999 s never counted"
     );
-    Ok(())
+    never_below_the_limit_rejected().await
+}
+
+/// Liveness: no decision is rejected while fewer than `limit` of the client's allowed
+/// requests count.
+async fn never_below_the_limit_rejected() -> CheckResult {
+    schedules(0xED6E, |d| {
+        if !d.allowed && d.expected.allowed {
+            let window_ms = d.window_ms;
+            ensure_eq!(
+                verdict(d.allowed),
+                verdict(d.expected.allowed),
+                hint = "a request made at s counts in [s, s + window) only: at now, trim \
+                        `score <= now - window`; and record allowed requests only",
+                "{}: only {} of the client's allowed requests count then ({:?}; each counts \
+                 for {} ms after it was made), fewer than the limit",
+                d.describe(),
+                d.expected.counting,
+                counting(d, window_ms),
+                window_ms
+            );
+        }
+        Ok(())
+    })
+    .await
 }
