@@ -421,6 +421,8 @@ async fn run_retries(bodies: Vec<Body>) -> CheckResult {
                 reply.summary()
             };
             (REPLAY.to_owned(), actual)
+        } else if reply.status == 422 {
+            ("422".to_owned(), "422".to_owned())
         } else if same_response(&reply, &first) {
             ("422".to_owned(), REPLAY.to_owned())
         } else {

@@ -26,6 +26,19 @@ pub async fn same_response() -> CheckResult {
     let first = alice.send("order-1", &body(1)).await?;
     first.expect_status(201, "the first request", CREATED_HINT)?;
     ensure_calls(&server.gateway, 1, "after the first request")?;
+    let payment = first.json().unwrap_or_default();
+    ensure!(
+        first.media_type().as_deref() == Some("application/json")
+            && payment["status"] == "succeeded"
+            && payment["charge_id"] == "ch_1"
+            && payment["id"].is_string(),
+        hint = CREATED_HINT,
+        "the first request's 201 should be application/json with the Payment (`id`, \
+         `status: \"succeeded\"`, `charge_id` = the gateway's charge id \"ch_1\"); got {} \
+         (Content-Type {:?})",
+        first.summary(),
+        first.content_type
+    );
     ensure!(
         first.replayed.is_none(),
         hint = "only replays carry the `Idempotent-Replayed` header: leave it off the first \
