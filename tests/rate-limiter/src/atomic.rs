@@ -11,6 +11,15 @@
 //! only add margin for attempts that pool connections. An atomic decision (a Lua script,
 //! a function, `MULTI`) cannot be split that way and allows exactly 5 each round.
 //!
+//! # Why two servers cannot race unseen
+//! Across two servers each limiter has its own connection, so the order of their commands in
+//! Redis is up to the network. `combined` decides it on purpose: server A talks to Redis
+//! through a proxy that runs only A's first `j` commands of a decision, then all of server B's
+//! decision, then the rest of A's, for every `j` between A's commands. A count read in one
+//! command and a write in a later one (two round trips, or one pipeline without `MULTI`)
+//! then both read "room for one" at some `j`, every run; a script or `MULTI … EXEC` cannot be
+//! split.
+//!
 //! The clock stands still during the burst: requests in one millisecond are the normal case
 //! for a burst, and they must count as different requests (the sorted set's members must be
 //! unique, or `ZADD` overwrites instead of adding).
@@ -147,5 +156,63 @@ pub async fn combined() -> CheckResult {
         "10 requests at one instant, alternating between two servers sharing one Redis \
          (limit {LIMIT}): expected the first {LIMIT} allowed, got {verdicts:?}"
     );
+    interleaved().await
+}
+
+/// Limit 1: server A's decision held after each of its commands in turn while server B decides
+/// for the same client; exactly one of the two may be allowed.
+async fn interleaved() -> CheckResult {
+    let proxy = Proxy::start(&grade_kit::services::redis_url()).await?;
+    let clock = TestClock::at(aligned(Duration::from_secs(60)) + 1_000);
+    let config = config("interleaved", "default", 1, 60);
+    let a = app(&limiter_at(&proxy.url, config.clone(), &clock)?);
+    let b = app(&limiter(config, &clock)?);
+    // Connect both and load any script; then count the data commands of one decision of A.
+    call(&a, Who::key("warm-up-a")).await?;
+    call(&b, Who::key("warm-up-b")).await?;
+    proxy.reset();
+    call(&a, Who::key("count-a")).await?;
+    let commands: usize = proxy.batches().iter().map(Vec::len).sum();
+    let sent = proxy.batches();
+
+    for held_after in 1..commands {
+        let name = format!("interleaved-{held_after}");
+        let who = Who::key(&name);
+        proxy.hold_after(held_after);
+        let a_call = call(&a, who);
+        tokio::pin!(a_call);
+        let a_early = tokio::select! {
+            verdict = &mut a_call => Some(verdict),
+            () = proxy.holding() => None,
+        };
+        // B runs while A is held. A limiter that (wrongly or not) routes B's commands through
+        // A's connection would wait for A here: give up waiting after a while and let A go.
+        let b_call = call(&b, who);
+        tokio::pin!(b_call);
+        let b_early = tokio::select! {
+            verdict = &mut b_call => Some(verdict),
+            () = tokio::time::sleep(Duration::from_secs(1)) => None,
+        };
+        proxy.release();
+        let a_allowed = match a_early {
+            Some(verdict) => verdict?,
+            None => a_call.await?,
+        };
+        let b_allowed = match b_early {
+            Some(verdict) => verdict?,
+            None => b_call.await?,
+        };
+        ensure!(
+            a_allowed != b_allowed,
+            hint = "make the decision atomic in Redis: one Lua script, or a MULTI/EXEC \
+                    transaction; a plain pipeline is one round trip but not atomic (another \
+                    server's commands can run between its count and its add)",
+            "limit 1, one client, one request on each of two servers: server A's decision was \
+             held in Redis after its first {held_after} of {commands} commands ({sent:?}) while \
+             server B decided: A {}, B {}; exactly one may be allowed",
+            if a_allowed { "allowed" } else { "rejected" },
+            if b_allowed { "allowed" } else { "rejected" },
+        );
+    }
     Ok(())
 }

@@ -7,6 +7,7 @@
 //! play many clients from one loopback socket, portably.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -25,11 +26,22 @@ const TEST_PEER: &str = "x-test-peer";
 /// Generous real-time limit on one request while Redis is up.
 pub const REQUEST_LIMIT: Duration = Duration::from_secs(5);
 
-/// The application: one route answering 200 "ok", behind the limiter, behind a suite layer
-/// that lets a request pick its peer address (`x-test-peer`), as a trusted proxy would.
+/// How many times the application's handler ran, in this check's process (every check runs
+/// in a process of its own).
+pub static HANDLED: AtomicU64 = AtomicU64::new(0);
+
+/// The application: one route answering 200 "ok" (and counting its calls in [`HANDLED`]),
+/// behind the limiter, behind a suite layer that lets a request pick its peer address
+/// (`x-test-peer`), as a trusted proxy would.
 pub fn app(limiter: &RateLimiter) -> Router {
     Router::new()
-        .route("/", get(|| async { "ok" }))
+        .route(
+            "/",
+            get(|| async {
+                HANDLED.fetch_add(1, Ordering::SeqCst);
+                "ok"
+            }),
+        )
         .layer(limiter.layer())
         .layer(axum::middleware::map_request(pick_peer))
 }

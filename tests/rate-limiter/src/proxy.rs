@@ -1,5 +1,6 @@
-//! Stand-ins for Redis at the TCP level: a proxy that counts round trips, a server that
-//! accepts connections and never answers, and a port nobody listens on.
+//! Stand-ins for Redis at the TCP level: a proxy that counts round trips (and can hold a
+//! decision part-way), a server that accepts connections and never answers, and a port nobody
+//! listens on.
 //!
 //! # Counting round trips
 //! The proxy forwards bytes both ways and parses the RESP frames going through: commands from
@@ -13,6 +14,14 @@
 //! reply before receiving it, so when the dependent command arrives its predecessor is already
 //! counted as answered. Connection set-up (`HELLO`, `AUTH`, `SELECT`, `CLIENT SETINFO`…) is
 //! not a decision's round trip and is left out.
+//!
+//! # Holding a decision part-way
+//! [`Proxy::hold_after`] lets the next `j` data commands through, waits until Redis has
+//! answered them, and holds every later command until [`Proxy::release`]. Commands are
+//! forwarded one frame at a time, so the hold can fall inside a pipeline written in one
+//! `write`: Redis runs the first `j` commands, then whatever another client sends, then the
+//! rest. That is exactly the interleaving a plain pipeline (no `MULTI`) or two round trips
+//! allow between two servers; a script or a `MULTI … EXEC` transaction is immune to it.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -30,6 +39,18 @@ pub struct Proxy {
     /// The Redis URL that points at the proxy.
     pub url: String,
     log: Arc<Mutex<Log>>,
+    gate: Arc<Mutex<Gate>>,
+}
+
+/// Where the proxy holds data commands (see the module docs).
+#[derive(Debug, Default)]
+struct Gate {
+    /// Data commands to let through before holding; `None`: nothing is held.
+    after: Option<usize>,
+    /// Data commands let through since [`Proxy::hold_after`].
+    passed: usize,
+    /// A command is being held (the ones before it answered).
+    holding: bool,
 }
 
 /// Every batch of data commands since the last reset, as command names.
@@ -64,13 +85,14 @@ impl Proxy {
             .map_err(|e| Failure::new(format!("proxy address: {e}")))?
             .port();
         let log = Arc::new(Mutex::new(Log::default()));
-        let shared = log.clone();
+        let gate = Arc::new(Mutex::new(Gate::default()));
+        let (shared, shared_gate) = (log.clone(), gate.clone());
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (log, upstream) = (shared.clone(), upstream.clone());
+                let (log, gate, upstream) = (shared.clone(), shared_gate.clone(), upstream.clone());
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(&upstream).await {
-                        relay(client, server, log).await;
+                        relay(client, server, log, gate).await;
                     }
                 });
             }
@@ -78,7 +100,30 @@ impl Proxy {
         Ok(Self {
             url: url_for(&format!("127.0.0.1:{port}")),
             log,
+            gate,
         })
+    }
+
+    /// Lets the next `commands` data commands through, then holds every later one (after
+    /// Redis has answered those let through) until [`Proxy::release`].
+    pub fn hold_after(&self, commands: usize) {
+        *lock(&self.gate) = Gate {
+            after: Some(commands),
+            passed: 0,
+            holding: false,
+        };
+    }
+
+    /// Resolves once a command is being held.
+    pub async fn holding(&self) {
+        while !lock(&self.gate).holding {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
+
+    /// Lets held commands go, and holds nothing any more.
+    pub fn release(&self) {
+        *lock(&self.gate) = Gate::default();
     }
 
     /// Forgets the batches seen so far.
@@ -94,7 +139,7 @@ impl Proxy {
     }
 }
 
-async fn relay(client: TcpStream, server: TcpStream, log: Arc<Mutex<Log>>) {
+async fn relay(client: TcpStream, server: TcpStream, log: Arc<Mutex<Log>>, gate: Arc<Mutex<Gate>>) {
     let _ = (client.set_nodelay(true), server.set_nodelay(true));
     let (mut client_rx, mut client_tx) = client.into_split();
     let (mut server_rx, mut server_tx) = server.into_split();
@@ -104,13 +149,22 @@ async fn relay(client: TcpStream, server: TcpStream, log: Arc<Mutex<Log>>) {
         let (mut buffer, mut chunk) = (Vec::new(), vec![0u8; 64 * 1024]);
         while let Ok(n @ 1..) = client_rx.read(&mut chunk).await {
             buffer.extend_from_slice(&chunk[..n]);
-            while let Ok(Some((len, _))) = frame(&buffer) {
+            // Whole frames only, one at a time, so that the gate can hold any of them.
+            loop {
+                let len = match frame(&buffer) {
+                    Ok(Some((len, _))) => len,
+                    Ok(None) => break,
+                    Err(()) => buffer.len(), // Not RESP: pass it on as is.
+                };
                 let name = command_name(&buffer[..len]);
-                buffer.drain(..len);
+                if !SETUP.contains(&name.as_str()) {
+                    wait_at_gate(&gate, &up_talk).await;
+                }
                 on_command(&mut lock(&up_talk), &mut lock(&up_log), name);
-            }
-            if server_tx.write_all(&chunk[..n]).await.is_err() {
-                break;
+                let sent: Vec<u8> = buffer.drain(..len).collect();
+                if server_tx.write_all(&sent).await.is_err() {
+                    return;
+                }
             }
         }
         let _ = server_tx.shutdown().await;
@@ -132,6 +186,30 @@ async fn relay(client: TcpStream, server: TcpStream, log: Arc<Mutex<Log>>) {
         let _ = client_tx.shutdown().await;
     };
     tokio::join!(upstream, downstream);
+}
+
+/// Before a data command: passes it if the gate is open or has room, else waits until every
+/// earlier command on this connection is answered, says so, and waits for the release.
+async fn wait_at_gate(gate: &Mutex<Gate>, talk: &Mutex<Conversation>) {
+    loop {
+        {
+            let mut gate = lock(gate);
+            match gate.after {
+                None => return,
+                Some(after) if gate.passed < after => {
+                    gate.passed += 1;
+                    return;
+                }
+                Some(_) => {
+                    let talk = lock(talk);
+                    if talk.answered >= talk.sent {
+                        gate.holding = true;
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
 }
 
 fn on_command(talk: &mut Conversation, log: &mut Log, name: String) {

@@ -8,6 +8,7 @@
 //! run seeded schedules inside one fixed window and compare `r`, `t` and `Retry-After` with
 //! the model on every decision whose verdict the model agrees with.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use grade_kit::model::{Explore, explore};
@@ -15,7 +16,7 @@ use grade_kit::{CheckResult, Failure, ensure, ensure_eq, fail};
 
 use crate::fields::{Item, policy_item, retry_after};
 use crate::harness::{TestClock, aligned, at, config, limiter};
-use crate::http::{Reply, Server, Who};
+use crate::http::{HANDLED, Reply, Server, Who};
 use crate::model;
 
 /// Fills a limit of 2 and checks the third request's 429.
@@ -70,6 +71,13 @@ pub async fn problem_json() -> CheckResult {
         body.get("status").and_then(|v| v.as_u64()) == Some(429),
         hint = hint,
         "the problem document's `status` must be the number 429: {body}"
+    );
+    ensure_eq!(
+        HANDLED.load(Ordering::SeqCst),
+        2,
+        hint = "a rejected request must not reach the inner service: answer the 429 instead of \
+                calling it",
+        "times the application's handler ran for 2 allowed requests and 1 rejected"
     );
     Ok(())
 }
