@@ -118,9 +118,12 @@ pub fn render(report: &Report) -> String {
         .collect();
     if !failures.is_empty() {
         let _ = writeln!(out, "\n{BOLD}Failures{BOLD:#}");
-        for check in failures {
+        for group in group_alike(&failures) {
             out.push('\n');
-            failure_details(&mut out, check);
+            match group.as_slice() {
+                [check] => failure_details(&mut out, check),
+                checks => grouped_failure_details(&mut out, checks),
+            }
         }
     }
 
@@ -155,6 +158,65 @@ fn check_mark(outcome: &CheckOutcome) -> (&'static str, Style) {
     }
 }
 
+/// Failures that read the same, in order of first appearance. A stub's `todo!()` reached from
+/// every check, or one missing function behind many checks, is one mistake: shown once, naming
+/// the checks it hit, it stays on screen instead of scrolling the rest away. Flaky checks stay
+/// apart: their runs differ by definition.
+fn group_alike<'a>(failures: &[&'a CheckResult]) -> Vec<Vec<&'a CheckResult>> {
+    let mut groups: Vec<Vec<&CheckResult>> = Vec::new();
+    for &check in failures {
+        let alike = groups
+            .iter_mut()
+            .find(|group| !check.is_flaky() && reads_the_same(group[0], check));
+        match alike {
+            Some(group) => group.push(check),
+            None => groups.push(vec![check]),
+        }
+    }
+    groups
+}
+
+/// Whether two failures say the same thing (status, message, expected, actual, diff).
+fn reads_the_same(a: &CheckResult, b: &CheckResult) -> bool {
+    let details = |check: &CheckResult| match &check.outcome {
+        CheckOutcome::Fail(failure) => (
+            failure.expected.clone(),
+            failure.actual.clone(),
+            failure.diff.clone(),
+        ),
+        _ => (None, None, None),
+    };
+    !a.is_flaky()
+        && a.outcome.as_str() == b.outcome.as_str()
+        && a.outcome.summary() == b.outcome.summary()
+        && details(a) == details(b)
+}
+
+/// One entry for several checks that failed alike: every id, then the shared details; the hint
+/// and the output only when they are the same for all (else `--check ID` shows each).
+fn grouped_failure_details(out: &mut String, checks: &[&CheckResult]) {
+    let first = checks[0];
+    let (symbol, style) = check_mark(&first.outcome);
+    let ids: Vec<&str> = checks.iter().map(|c| c.id.as_str()).collect();
+    let _ = writeln!(
+        out,
+        "{style}{symbol} {} checks failed alike:{style:#} {}",
+        checks.len(),
+        ids.join(", ")
+    );
+    let same_hint = checks
+        .iter()
+        .all(|c| c.effective_hint() == first.effective_hint());
+    let same_output = checks.iter().all(|c| c.output == first.output);
+    failure_body(out, first, same_hint, same_output);
+    if !same_hint {
+        let _ = writeln!(
+            out,
+            "  {CYAN}hint{CYAN:#}: each check has its own: `--check ID` shows one in full"
+        );
+    }
+}
+
 fn failure_details(out: &mut String, check: &CheckResult) {
     let (symbol, style) = check_mark(&check.outcome);
     let _ = writeln!(
@@ -162,6 +224,11 @@ fn failure_details(out: &mut String, check: &CheckResult) {
         "{style}{symbol} {}{style:#} {DIM}— {}{DIM:#}",
         check.id, check.description
     );
+    failure_body(out, check, true, true);
+}
+
+/// The message, expected vs actual or the diff, flakiness, and (when asked) hint and output.
+fn failure_body(out: &mut String, check: &CheckResult, hint: bool, output: bool) {
     // Messages may span lines (a failure naming its input, say): keep them all indented.
     for line in check.outcome.summary().lines() {
         let _ = writeln!(out, "  {line}");
@@ -192,10 +259,10 @@ fn failure_details(out: &mut String, check: &CheckResult) {
             check.runs.join(", ")
         );
     }
-    if let Some(hint) = check.effective_hint() {
+    if let Some(hint) = check.effective_hint().filter(|_| hint) {
         let _ = writeln!(out, "  {CYAN}hint{CYAN:#}: {hint}");
     }
-    if !check.output.trim().is_empty() {
+    if output && !check.output.trim().is_empty() {
         let _ = writeln!(out, "  {DIM}output:{DIM:#}");
         for line in check.output.trim_end().lines() {
             let _ = writeln!(out, "    {DIM}|{DIM:#} {line}");
@@ -229,6 +296,59 @@ fn number(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn failed(id: &str, message: &str, hint: &str) -> CheckResult {
+        CheckResult {
+            id: id.to_owned(),
+            criterion: "c".to_owned(),
+            description: format!("{id} works"),
+            outcome: CheckOutcome::Fail(grade_protocol::Failure::new(message)),
+            hint: Some(hint.to_owned()),
+            weight: 1.0,
+            duration: std::time::Duration::ZERO,
+            output: String::new(),
+            runs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn failures_that_read_the_same_are_grouped_in_order() {
+        let checks = [
+            failed("a.one", "not yet implemented", "hint a"),
+            failed("a.two", "wrong answer", "hint b"),
+            failed("a.three", "not yet implemented", "hint c"),
+        ];
+        let refs: Vec<&CheckResult> = checks.iter().collect();
+        let groups = group_alike(&refs);
+        let ids: Vec<Vec<&str>> = groups
+            .iter()
+            .map(|g| g.iter().map(|c| c.id.as_str()).collect())
+            .collect();
+        assert_eq!(ids, vec![vec!["a.one", "a.three"], vec!["a.two"]]);
+
+        let mut out = String::new();
+        grouped_failure_details(&mut out, &groups[0]);
+        let plain = anstream::adapter::strip_str(&out).to_string();
+        assert!(
+            plain.starts_with("✗ 2 checks failed alike: a.one, a.three\n  not yet implemented\n"),
+            "{plain}"
+        );
+        assert!(plain.contains("each check has its own"), "{plain}");
+        assert!(!plain.contains("hint a"), "{plain}");
+    }
+
+    #[test]
+    fn a_shared_hint_is_shown_once_for_the_group() {
+        let checks = [
+            failed("a.one", "same", "the hint"),
+            failed("a.two", "same", "the hint"),
+        ];
+        let refs: Vec<&CheckResult> = checks.iter().collect();
+        let mut out = String::new();
+        grouped_failure_details(&mut out, &refs);
+        let plain = anstream::adapter::strip_str(&out).to_string();
+        assert_eq!(plain.matches("the hint").count(), 1, "{plain}");
+    }
 
     #[test]
     fn numbers_drop_needless_decimals() {
