@@ -86,13 +86,16 @@ impl fmt::Debug for Scenario {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "[GET /slow: {:?}; job: {:?}; {} idle worker(s); SIGINT {} after start; deadline \
-             {DEADLINE_MS} ms]",
+            "[GET /slow: {:?}; job: {:?}; {} idle worker(s); SIGINT {}; deadline {DEADLINE_MS} \
+             ms]",
             self.request,
             self.job,
             self.idle_workers,
             if self.long_uptime {
-                format!("{} ms (longer than the deadline)", uptime().as_millis())
+                format!(
+                    "{} ms after start (longer than the deadline)",
+                    uptime().as_millis()
+                )
             } else {
                 "as soon as the work is in flight".to_owned()
             }
@@ -101,7 +104,7 @@ impl fmt::Debug for Scenario {
 }
 
 /// How a drain ended, as the verdict compares it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 enum Ending {
     /// Exited non-zero at the deadline (within its tolerance).
     AbandonedAtDeadline,
@@ -109,6 +112,24 @@ enum Ending {
     Other(String),
     /// Still running at deadline + slack.
     StillRunning,
+}
+
+impl fmt::Debug for Ending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let deadline = scaled(Duration::from_millis(DEADLINE_MS));
+        match self {
+            Ending::AbandonedAtDeadline => write!(
+                f,
+                "a non-zero exit at the deadline, {}-{} after SIGINT",
+                ms(deadline),
+                ms(deadline + slack())
+            ),
+            Ending::Other(what) => f.write_str(what),
+            Ending::StillRunning => {
+                write!(f, "still running {} after SIGINT", ms(deadline + slack()))
+            }
+        }
+    }
 }
 
 impl Scenario {
