@@ -86,7 +86,10 @@ async fn split_reads() -> CheckResult {
             let in_one_read = describe(&outcome, &output);
             let modelled = model::describe(&model::parse(&csv));
             let (expected, which) = if in_one_read == modelled {
-                (modelled, "the README's rules give, as your one-read result does")
+                (
+                    modelled,
+                    "the README's rules give, as your one-read result does",
+                )
             } else {
                 (in_one_read, "the one-read result")
             };

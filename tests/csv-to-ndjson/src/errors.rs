@@ -184,7 +184,8 @@ async fn line_numbers() -> CheckResult {
 
     // Any malformed document with one defect: the first error's record and line are the
     // model's. As above, an attempt that accepts the input, or reports an I/O error, is
-    // judged by the other checks, not here.
+    // judged by the other checks, not here; so is one that already gets the valid records
+    // before the defect wrong (an `rfc4180` bug, not a numbering one).
     explore(
         Explore::new(0xE440_0125).cases(300),
         model::malformed(Text::Ascii, false),
@@ -198,6 +199,13 @@ async fn line_numbers() -> CheckResult {
             let Some(actual) = outcome.as_ref().err().and_then(position) else {
                 return Ok(());
             };
+            if let Some(valid) = doc.before_defect() {
+                let valid = valid.encode();
+                let (outcome, output) = convert_to_vec(&valid[..]).await?;
+                if describe(&outcome, &output) != model::describe(&model::parse(&valid)) {
+                    return Ok(());
+                }
+            }
             ensure_eq!(
                 actual,
                 expected_position,

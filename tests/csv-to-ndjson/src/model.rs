@@ -218,9 +218,21 @@ pub enum End {
 pub struct Doc {
     pub bom: bool,
     pub rows: Vec<(Vec<Field>, End)>,
+    /// In a malformed document, the row holding the defect (0 = the header).
+    pub defect_row: Option<usize>,
 }
 
 impl Doc {
+    /// The rows before the defect, a valid document of their own (every row of a malformed
+    /// document ends with a line break); `None` for a valid document.
+    pub fn before_defect(&self) -> Option<Doc> {
+        self.defect_row.map(|row| Doc {
+            bom: self.bom,
+            rows: self.rows[..row].to_vec(),
+            defect_row: None,
+        })
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         if self.bom {
@@ -339,13 +351,25 @@ fn rows(cols: usize, text: Text, max_records: usize) -> BoxedStrategy<Vec<(Vec<F
 /// Valid documents: one to four columns, up to five records, the last row's line break
 /// optional. A BOM only when `bom` allows it.
 pub fn valid(text: Text, bom: bool) -> BoxedStrategy<Doc> {
-    let bom = if bom { any::<bool>().boxed() } else { Just(false).boxed() };
-    (bom, (1usize..=4).prop_flat_map(move |cols| rows(cols, text, 5)), last_end())
+    let bom = if bom {
+        any::<bool>().boxed()
+    } else {
+        Just(false).boxed()
+    };
+    (
+        bom,
+        (1usize..=4).prop_flat_map(move |cols| rows(cols, text, 5)),
+        last_end(),
+    )
         .prop_map(|(bom, mut rows, last)| {
             if let Some(row) = rows.last_mut() {
                 row.1 = last;
             }
-            Doc { bom, rows }
+            Doc {
+                bom,
+                rows,
+                defect_row: None,
+            }
         })
         .boxed()
 }
@@ -381,8 +405,11 @@ fn defect() -> BoxedStrategy<Defect> {
             b"\"a\n\xF0\x9D\x84\"",
         ])
         .prop_map(Defect::NotUtf8),
-        prop::collection::vec(prop::sample::select(vec!["a", ",", "\n", "\r\n", "\"\""]), 0..4)
-            .prop_map(|p| Defect::Unterminated(p.concat())),
+        prop::collection::vec(
+            prop::sample::select(vec!["a", ",", "\n", "\r\n", "\"\""]),
+            0..4
+        )
+        .prop_map(|p| Defect::Unterminated(p.concat())),
     ]
     .boxed()
 }
@@ -391,7 +418,11 @@ fn defect() -> BoxedStrategy<Defect> {
 /// without one is the `rfc4180` checks' business), with one defect in one record (the header
 /// too, except for the field count, which the header defines).
 pub fn malformed(text: Text, bom: bool) -> BoxedStrategy<Doc> {
-    let bom = if bom { any::<bool>().boxed() } else { Just(false).boxed() };
+    let bom = if bom {
+        any::<bool>().boxed()
+    } else {
+        Just(false).boxed()
+    };
     (
         bom,
         (1usize..=4).prop_flat_map(move |cols| rows(cols, text, 4)),
@@ -433,7 +464,11 @@ pub fn malformed(text: Text, bom: bool) -> BoxedStrategy<Doc> {
                     rows.truncate(row + 1);
                 }
             }
-            Doc { bom, rows }
+            Doc {
+                bom,
+                rows,
+                defect_row: Some(row),
+            }
         })
         .boxed()
 }
@@ -446,7 +481,10 @@ pub enum Reads {
     /// Reads cut at these places: `(true, i)` is the `i`-th place where a cut hurts (see
     /// [`Reads::plan`]), `(false, i)` any place. With `pending`, every read is preceded by
     /// one that returns `Pending`.
-    Cuts { cuts: Vec<(bool, Index)>, pending: bool },
+    Cuts {
+        cuts: Vec<(bool, Index)>,
+        pending: bool,
+    },
 }
 
 pub fn reads() -> BoxedStrategy<Reads> {
@@ -523,12 +561,24 @@ mod tests {
         );
         assert_eq!(parsed("a,b\n1,"), "{\"a\": \"1\", \"b\": \"\"}\n");
         assert_eq!(parsed("a,b\n\"x\",\"\""), "{\"a\": \"x\", \"b\": \"\"}\n");
-        assert_eq!(parsed("\u{feff}\"i\"\"d\"\r\n\"1\r\n\"\r\n"), "{\"i\\\"d\": \"1\\r\\n\"}\n");
+        assert_eq!(
+            parsed("\u{feff}\"i\"\"d\"\r\n\"1\r\n\"\r\n"),
+            "{\"i\\\"d\": \"1\\r\\n\"}\n"
+        );
         assert_eq!(parsed(""), "");
         assert_eq!(parsed("a,b"), "");
-        assert_eq!(parsed("a,b\n1,\"x\"\"\n"), "Err(UnterminatedQuote { record: 1, line: 2 })\n");
-        assert_eq!(parsed("a,b\n1,\"x\"y\n"), "Err(StrayQuote { record: 1, line: 2 })\n");
-        assert_eq!(parsed("a,b\n1,x\"y\n"), "Err(StrayQuote { record: 1, line: 2 })\n");
+        assert_eq!(
+            parsed("a,b\n1,\"x\"\"\n"),
+            "Err(UnterminatedQuote { record: 1, line: 2 })\n"
+        );
+        assert_eq!(
+            parsed("a,b\n1,\"x\"y\n"),
+            "Err(StrayQuote { record: 1, line: 2 })\n"
+        );
+        assert_eq!(
+            parsed("a,b\n1,x\"y\n"),
+            "Err(StrayQuote { record: 1, line: 2 })\n"
+        );
         assert_eq!(
             describe(&parse(b"a,b\r\n\"1\r\n2\n3\",x\r\n\xFF,y\r\n")),
             "Err(InvalidUtf8 { record: 2, line: 5 })\n"
@@ -545,7 +595,10 @@ mod tests {
                 let verdict = parse(&doc.encode());
                 assert!(verdict.is_ok(), "{doc:?}: {verdict:?}");
                 assert_eq!(verdict.unwrap().len(), doc.rows.len() - 1, "{doc:?}");
-                let doc = malformed(text, true).new_tree(&mut runner).unwrap().current();
+                let doc = malformed(text, true)
+                    .new_tree(&mut runner)
+                    .unwrap()
+                    .current();
                 let verdict = parse(&doc.encode());
                 assert!(verdict.is_err(), "{doc:?}");
             }

@@ -64,7 +64,8 @@ pub fn checks() -> Vec<Check> {
         check(
             "rfc4180.stats",
             "rfc4180",
-            "Stats count data records (not the header), bytes read and bytes written.",
+            "Stats count data records (not the header), bytes read and bytes written, also when \
+             the output is written in several batches.",
         )
         .hint("records counts NDJSON lines written: the header is not one")
         .paused(stats),
@@ -239,7 +240,17 @@ async fn bom() -> CheckResult {
 }
 
 async fn stats() -> CheckResult {
-    let cases: [(&str, &[u8], u64); 4] = [
+    // Enough records that the output is larger than any sensible write buffer (and the input
+    // than any single read), so bytes written before the end are counted too.
+    let many: Vec<u8> = std::iter::once(&b"a,b\n"[..])
+        .chain(std::iter::repeat_n(
+            &b"1234567890,abcdefghijklmnopqrstuvwxyz\n"[..],
+            10_000,
+        ))
+        .flatten()
+        .copied()
+        .collect();
+    let cases: [(&str, &[u8], u64); 5] = [
         (
             "a BOM, CRLF, and a record spanning two lines",
             "\u{feff}a,b\r\n1,2\r\n\"x\r\ny\",z\r\n3,\r\n".as_bytes(),
@@ -248,15 +259,27 @@ async fn stats() -> CheckResult {
         ("a header and no records", b"a,b\n", 0),
         ("empty input", b"", 0),
         ("one record", b"a\n1\n", 1),
+        (
+            "10 000 records (about 400 KB in, 500 KB out)",
+            &many,
+            10_000,
+        ),
     ];
     for (what, csv, records) in cases {
+        let input = if csv.len() > 200 {
+            format!(
+                "{:?} and 9 999 more like it",
+                "a,b\n1234567890,abcdefghijklmnopqrstuvwxyz\n"
+            )
+        } else {
+            show(csv)
+        };
         let (outcome, output) = convert_to_vec(csv).await?;
         let stats = match outcome {
             Ok(stats) => stats,
-            Err(error) => grade_kit::fail!(
-                "convert returned an error for {what}: {error:?}\ninput: {}",
-                show(csv)
-            ),
+            Err(error) => {
+                grade_kit::fail!("convert returned an error for {what}: {error:?}\ninput: {input}")
+            }
         };
         // Field by field, so an attempt may add fields of its own to `Stats`.
         let shown = |records, read, written| {
@@ -266,9 +289,8 @@ async fn stats() -> CheckResult {
             shown(stats.records, stats.bytes_read, stats.bytes_written),
             shown(records, csv.len() as u64, output.len() as u64),
             "wrong Stats for {what} (bytes_written is compared with the {} bytes your convert \
-             wrote)\ninput: {}",
-            output.len(),
-            show(csv)
+             wrote)\ninput: {input}",
+            output.len()
         );
     }
     Ok(())
