@@ -115,27 +115,33 @@ pub async fn saturates() -> CheckResult {
 /// The ceiling is `base · factor^n` until it reaches `max_delay`: the longest wait seen at each
 /// retry number tracks it.
 pub async fn grows_exponentially() -> CheckResult {
-    // base 10 ms, factor 2, cap 10 s: ceilings 10 ms, 20 ms, …, 5.12 s, then 10 s from n = 10.
+    // Base 1 s, factor 2, cap 1000 s: ceilings 1 s, 2 s, …, 512 s, then 1000 s from n = 10;
+    // base 1 s, factor 3, cap 500 s: 1 s, 3 s, …, 243 s, then 500 s from n = 6 (the policy's
+    // factor, not 2). Whole-second ceilings, so that jitter drawn in whole seconds (a `jitter`
+    // mistake) still reaches them; sub-second ceilings are in the model part below.
     // For each n, the longest of 1000 waits must reach 97% of the ceiling: a correct uniform
-    // draw misses with probability 0.97^1000 ≈ 6e-14 per n, < 1e-12 over the 13 values of n.
+    // draw misses with probability 0.97^1000 ≈ 6e-14 per n, < 1e-12 over the 21 values of n.
     // Below the cap the longest wait must not exceed the ceiling either (that is growth that is
     // too fast); at the cap, exceeding it is `cap.never_exceeded`'s business.
-    const RETRIES: usize = 13;
-    let p = policy(RETRIES as u32 + 1, 10, 2, 10_000);
-    let waits = waits_by_retry(&p, RETRIES, 1000, 30).await?;
-    for (n, waits) in waits.iter().enumerate() {
-        let ceiling = ceiling(&p, n);
-        let longest = waits.iter().max().copied().unwrap_or_default();
-        let below_cap = ceiling < p.max_delay;
-        if longest < ceiling.mul_f64(0.97) || (below_cap && longest > ceiling + TICK) {
-            fail!(
-                hint = "the ceiling for retry n (0-based) is min(max_delay, base · factor^n): \
-                        base for the first retry, then multiplied by factor each time, with no \
-                        other limit on the exponent",
-                "with {p:?}, the longest of {} waits before retry {n} was {longest:?}; the \
-                 ceiling there is {ceiling:?}, so the longest wait should be within 3% of it",
-                waits.len()
-            );
+    for (i, (p, retries)) in [(policy(14, 1_000, 2, 1_000_000), 13), (policy(9, 1_000, 3, 500_000), 8)]
+        .into_iter()
+        .enumerate()
+    {
+        let waits = waits_by_retry(&p, retries, 1000, 30 + i as u64).await?;
+        for (n, waits) in waits.iter().enumerate() {
+            let ceiling = ceiling(&p, n);
+            let longest = waits.iter().max().copied().unwrap_or_default();
+            let below_cap = ceiling < p.max_delay;
+            if longest < ceiling.mul_f64(0.97) || (below_cap && longest > ceiling + TICK) {
+                fail!(
+                    hint = "the ceiling for retry n (0-based) is min(max_delay, base · \
+                            factor^n): base for the first retry, then multiplied by factor each \
+                            time, with no other limit on the exponent",
+                    "with {p:?}, the longest of {} waits before retry {n} was {longest:?}; the \
+                     ceiling there is {ceiling:?}, so the longest wait should be within 3% of it",
+                    waits.len()
+                );
+            }
         }
     }
 
@@ -144,7 +150,7 @@ pub async fn grows_exponentially() -> CheckResult {
     // base/cap, huge budgets. As above, a ceiling at max_delay is `cap.never_exceeded`'s.
     explore(
         Explore::new(0xCE11).cases(300),
-        model::transient_scenario(Ending::Success),
+        model::transient_scenario(Ending::Success, true),
         |s| async move {
             let script = s.script();
             let expected = model::expect(&s.policy, &script);

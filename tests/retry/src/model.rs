@@ -123,11 +123,14 @@ fn ms(range: std::ops::RangeInclusive<u64>) -> impl Strategy<Value = u64> {
     range
 }
 
-/// Policies with the edges in: factor 1, 2, 3 and huge; sub-second ceilings; a base above the
-/// cap; `max_retries` 0, small, 200 and `u32::MAX`. No zero ceilings here (base and cap are at
-/// least 1 ms): those are `jitter.rng`'s edge, so that a range that cannot be empty fails
-/// the jitter criterion only.
-pub fn policy() -> impl Strategy<Value = Policy> {
+/// Policies with the edges in: factor 1, 2, 3 (and `u32::MAX` when `wild`); sub-second
+/// ceilings; a base above the cap; `max_retries` 0, small, 200 and `u32::MAX`. No zero
+/// ceilings here (base and cap are at least 1 ms): those are `jitter.rng`'s edge, so that a
+/// range that cannot be empty fails the jitter criterion only.
+///
+/// Only the `cap` checks explore `wild` policies, where computing `base · factor^n` naively
+/// overflows: overflow is the `cap` criterion's, and the other checks must not fail on it.
+pub fn policy(wild: bool) -> impl Strategy<Value = Policy> {
     let retries = prop_oneof![
         4 => 0u32..=3,
         2 => 4u32..=10,
@@ -135,7 +138,8 @@ pub fn policy() -> impl Strategy<Value = Policy> {
         1 => Just(u32::MAX),
     ];
     let base = prop_oneof![Just(1u64), ms(1..=999), Just(1_000u64), ms(1_001..=5_000)];
-    let factor = prop_oneof![Just(1u32), Just(2u32), Just(3u32), 4u32..=10, Just(u32::MAX)];
+    let huge = if wild { u32::MAX } else { 10 };
+    let factor = prop_oneof![Just(1u32), Just(2u32), Just(3u32), 4u32..=10, Just(huge)];
     let max = prop_oneof![Just(1u64), ms(1..=999), Just(1_000u64), ms(1_001..=60_000)];
     (retries, base, factor, max).prop_map(|(max_retries, base, factor, max)| Policy {
         max_retries,
@@ -167,8 +171,11 @@ fn latency() -> impl Strategy<Value = u64> {
     prop_oneof![3 => Just(0u64), 1 => Just(1u64), 1 => ms(2..=5_000)]
 }
 
-/// Scripts of transient failures ending as `ending` says; no permanent error.
-pub fn transient_scenario(ending: Ending) -> impl Strategy<Value = Scenario> {
+/// Scripts of transient failures ending as `ending` says; no permanent error. Scripts have at
+/// most nine calls before their last step; an always-failing last step comes with a budget of
+/// at most 10 retries (so that `base · factor^n` stays small: huge exponents are
+/// `cap.saturates`' business).
+pub fn transient_scenario(ending: Ending, wild: bool) -> impl Strategy<Value = Scenario> {
     let last = match ending {
         Ending::Any => prop_oneof![
             2 => latency().prop_map(|l| (Step::Ok, l)),
@@ -177,11 +184,10 @@ pub fn transient_scenario(ending: Ending) -> impl Strategy<Value = Scenario> {
         .boxed(),
         Ending::Success => latency().prop_map(|l| (Step::Ok, l)).boxed(),
     };
-    (policy(), vec(transient(), 0..8), last, any::<u64>()).prop_map(
+    (policy(wild), vec(transient(), 0..8), last, any::<u64>()).prop_map(
         |(mut policy, mut steps, last, seed)| {
-            // An always-failing tail with a huge budget would retry for ever: cut the budget.
-            if matches!(last.0, Step::Transient(_)) && policy.max_retries > 200 {
-                policy.max_retries = 200;
+            if matches!(last.0, Step::Transient(_)) && policy.max_retries > 10 {
+                policy.max_retries %= 11;
             }
             steps.push(last);
             Scenario {
@@ -196,7 +202,7 @@ pub fn transient_scenario(ending: Ending) -> impl Strategy<Value = Scenario> {
 /// Scripts with one permanent error, placed at the last allowed call half of the time (when
 /// the budget allows a short script), anywhere in the first nine calls otherwise.
 pub fn permanent_scenario() -> impl Strategy<Value = Scenario> {
-    (policy(), any::<bool>(), 0usize..9, vec(transient(), 9), latency(), any::<u64>()).prop_map(
+    (policy(false), any::<bool>(), 0usize..9, vec(transient(), 9), latency(), any::<u64>()).prop_map(
         |(policy, at_last, position, transients, latency, seed)| {
             let last_allowed = policy.max_retries as usize;
             let position = if at_last && last_allowed < 9 {
