@@ -5,13 +5,16 @@
 //! of its own (`GRADE_KEY_PREFIX`), and serves the attempt's middleware on a loopback port to a
 //! real HTTP client, except where calling it directly makes a concurrency check deterministic.
 //! Time is the attempt's injected clock, driven by the suite: windows pass instantly and
-//! boundaries are hit to the millisecond. Only the TTL and outage checks wait on real time.
+//! boundaries are hit to the millisecond, at any millisecond. Only the TTL and outage checks
+//! wait on real time.
 //!
 //! # Layout
 //! - `harness`: the clock, limiters, Redis inspection.
 //! - `http`: the middleware on a real server (or called directly), and who calls it.
 //! - `fields`: lenient parsing of `RateLimit-Policy`, `RateLimit` and `Retry-After`.
 //! - `proxy`: a round-trip-counting proxy, a Redis that never answers, a closed port.
+//! - `model`: the sliding window as an executable model, seeded request schedules, and the
+//!   runner that judges each decision against the attempt's own history.
 //! - `window`, `atomic` (with `multi_instance`), `responses`, `keys`, `memory`,
 //!   `unavailable`, `metrics`: the checks, one module per criterion.
 
@@ -35,14 +38,16 @@ fn main() {
         check(
             "window.boundary",
             "window",
-            "a burst just before a fixed-window boundary and one 200 ms after it: the second \
-             is rejected, because at most limit requests fit in any window",
+            "at most limit requests in any window: a burst just before a fixed-window boundary \
+             and one 200 ms after it, then seeded schedules at arbitrary milliseconds (never \
+             allowed while limit requests count)",
         )
         .tokio(window::boundary),
         check(
             "window.expiry_edge",
             "window",
-            "a request made at s counts at s + window - 1 ms and no longer at s + window",
+            "a request made at s counts at s + window - 1 ms and no longer at s + window; \
+             seeded schedules: never rejected while fewer than limit requests count",
         )
         .tokio(window::expiry_edge),
         check(
@@ -62,47 +67,50 @@ fn main() {
             "multi_instance.combined",
             "multi_instance",
             "two servers with their own limiter instances, sharing one Redis, enforce one \
-             combined limit, even at one instant",
+             combined limit, even at one instant and with one server's decision held in Redis \
+             between any two of its commands",
         )
         .tokio(atomic::combined),
         check(
             "responses.problem_json",
             "responses",
             "over the limit: 429 with an application/problem+json body (type, title, status, \
-             detail)",
+             detail), without calling the inner service",
         )
         .tokio(responses::problem_json),
         check(
             "responses.retry_after",
             "responses",
-            "Retry-After is whole seconds and truthful: a retry after it succeeds, one a second \
-             earlier fails",
+            "Retry-After is whole seconds, rounded up and truthful: a retry after it succeeds, \
+             one a second earlier fails; seeded schedules against the model",
         )
         .tokio(responses::retry_after_check),
         check(
             "responses.ratelimit_headers",
             "responses",
             "RateLimit-Policy (q, w) and RateLimit (r, t) on allowed and rejected responses, \
-             with exact values",
+             with exact values; seeded schedules against the model",
         )
         .tokio(responses::ratelimit_headers),
         check(
             "keys.api_key",
             "keys",
             "API keys are separate clients, one client from any address, and apart from \
-             anonymous requests",
+             anonymous requests, even a key that reads like an address",
         )
         .tokio(keys::api_key),
         check(
             "keys.peer_ip",
             "keys",
-            "without an API key the client is its peer IP, whatever the port",
+            "without an API key (or with an empty one) the client is its peer IP, whatever the \
+             port",
         )
         .tokio(keys::peer_ip),
         check(
             "memory.ttl",
             "memory",
-            "every key expires, about one window after the client's last request",
+            "every key expires, about one window after the client's last decision, a \
+             rejection included",
         )
         .tokio(memory::ttl),
         check(
@@ -115,25 +123,29 @@ fn main() {
         check(
             "unavailable.fail_open",
             "unavailable",
-            "Redis refusing connections, fail open: requests pass and redis_errors counts them",
+            "Redis refusing connections, fail open: requests pass without RateLimit fields and \
+             redis_errors counts them",
         )
         .tokio(unavailable::fail_open),
         check(
             "unavailable.fail_closed",
             "unavailable",
-            "Redis refusing connections, fail closed: requests get 503",
+            "Redis refusing connections, fail closed: requests get 503 and redis_errors counts \
+             them",
         )
         .tokio(unavailable::fail_closed),
         check(
             "unavailable.timeout",
             "unavailable",
-            "a Redis that never answers: every request is answered soon after redis_timeout",
+            "a Redis that never answers: every request is answered soon after redis_timeout \
+             (connecting included), and redis_errors counts them",
         )
         .tokio(unavailable::timeout),
         check(
             "metrics.counters",
             "metrics",
-            "each policy's allowed and rejected counters match its decisions exactly",
+            "each policy's allowed and rejected counters match its decisions exactly, and \
+             count nothing Redis did not decide",
         )
         .tokio(metrics::counters),
     ])

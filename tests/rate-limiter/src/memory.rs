@@ -14,7 +14,7 @@ use crate::harness::{
 use crate::http::{Who, app, call};
 
 /// Limit 1 per 10 s. Two requests 1 s apart (real time, and the clock with it), the second
-/// rejected, then every key under the prefix must expire between 9.5 s and 21 s from now: the
+/// one rejected, then every key under the prefix must expire between 9.5 s and 21 s from now: the
 /// TTL is refreshed on every decision, a rejected one included.
 pub async fn ttl() -> CheckResult {
     let gap = grade_kit::env::scaled(Duration::from_secs(1));
@@ -25,11 +25,9 @@ pub async fn ttl() -> CheckResult {
     call(&router, who).await?;
     tokio::time::sleep(gap).await;
     clock.advance(gap);
-    let second = call(&router, who).await?;
-    ensure!(
-        !second,
-        "the second request in 10 s with a limit of 1 was allowed"
-    );
+    // Rejected by a sliding window. (Whatever the verdict, the TTL must follow this decision:
+    // the check does not insist on the verdict, which is `window`'s business.)
+    call(&router, who).await?;
 
     let mut redis = redis().await?;
     let keys = keys_under(&mut redis, &namespace_prefix("ttl")).await?;

@@ -22,7 +22,8 @@
 //! Several clients, times at arbitrary milliseconds (the base itself is off the whole second,
 //! so a window kept in whole seconds shows), and the edges put in by construction: a request
 //! at `s + window - 1 ms`, `s + window` and `s + window + 1 ms` for an earlier request `s` of
-//! the same client, bursts in one millisecond that fill the limit. The clock is the suite's
+//! the same client, bursts a millisecond apart that fill the limit. No two requests share a
+//! millisecond (same-instant requests are `atomic.burst`'s). The clock is the suite's
 //! [`TestClock`](crate::harness::TestClock), so no scenario waits: each costs one Redis round
 //! trip per request.
 
@@ -85,7 +86,7 @@ impl fmt::Debug for Scenario {
 enum Step {
     /// `client` calls `gap` ms after the previous request.
     After { client: usize, gap: u64 },
-    /// `n` requests of `client` in the same millisecond, `gap` ms after the previous one.
+    /// `n` requests of `client` 1 ms apart, the first `gap` ms after the previous one.
     Burst { client: usize, gap: u64, n: usize },
     /// The client of an earlier request (`of`, modulo the count so far) calls at that
     /// request's time + window + `delta` ms: the millisecond before, at or after its edge.
@@ -140,21 +141,30 @@ pub fn window_scenario() -> impl Strategy<Value = Scenario> {
         })
 }
 
-/// Turns steps into requests in time order (a step that would go back in time happens now),
-/// dropping any at or after `end` ms.
+/// Turns steps into requests in strictly increasing time order (a step that would not move
+/// time forward happens 1 ms after the previous request), dropping any at or after `end` ms.
+///
+/// No two requests share a millisecond: that requests at one instant all count is `atomic`'s
+/// business (`atomic.burst`), so the window and response checks stay clear of it.
 fn resolve(steps: &[Step], window_ms: u64, end: u64) -> Vec<Request> {
     let mut requests: Vec<Request> = Vec::new();
-    let mut now = 0u64;
+    let push = |requests: &mut Vec<Request>, client: usize, at: u64| {
+        let at = match requests.last() {
+            Some(last) => at.max(last.at + 1),
+            None => at,
+        };
+        requests.push(Request { client, at });
+    };
     for step in steps {
+        let last = requests.last().map(|r| r.at);
         match *step {
             Step::After { client, gap } => {
-                now += if requests.is_empty() { 0 } else { gap };
-                requests.push(Request { client, at: now });
+                push(&mut requests, client, last.map_or(0, |t| t + gap));
             }
             Step::Burst { client, gap, n } => {
-                now += if requests.is_empty() { 0 } else { gap };
-                for _ in 0..n {
-                    requests.push(Request { client, at: now });
+                let start = last.map_or(0, |t| t + gap);
+                for i in 0..n as u64 {
+                    push(&mut requests, client, start + i);
                 }
             }
             Step::Edge { of, delta } => {
@@ -162,14 +172,10 @@ fn resolve(steps: &[Step], window_ms: u64, end: u64) -> Vec<Request> {
                     continue;
                 };
                 let at = (earlier.at + window_ms).saturating_add_signed(delta);
-                now = now.max(at);
-                requests.push(Request {
-                    client: earlier.client,
-                    at: now,
-                });
+                push(&mut requests, earlier.client, at);
             }
         }
-        if now >= end {
+        if requests.last().is_some_and(|r| r.at >= end) {
             break;
         }
     }
@@ -216,33 +222,34 @@ enum RawResponseStep {
 
 fn resolve_responses(start: u64, steps: &[RawResponseStep], window_ms: u64) -> Vec<Request> {
     // Edges of the window are out of reach here (everything stays inside one window), so an
-    // `Edge` step becomes a plain request of that client.
+    // `Edge` step becomes a request of that client 1 ms after the previous one.
     let mut requests: Vec<Request> = Vec::new();
-    let mut now = start;
     for step in steps {
+        let last = requests.last().map_or(start, |r| r.at + 1);
         let (client, at, n) = match *step {
-            RawResponseStep::Plain(Step::After { client, gap }) => (client, now + gap, 1),
-            RawResponseStep::Plain(Step::Burst { client, gap, n }) => (client, now + gap, n),
+            RawResponseStep::Plain(Step::After { client, gap }) => (client, last + gap, 1),
+            RawResponseStep::Plain(Step::Burst { client, gap, n }) => (client, last + gap, n),
             RawResponseStep::Plain(Step::Edge { of, .. }) => {
                 match requests.get(of % requests.len().max(1)) {
-                    Some(r) => (r.client, now, 1),
+                    Some(r) => (r.client, last, 1),
                     None => continue,
                 }
             }
             RawResponseStep::Whole { client, k, delta } => {
                 let first = requests.iter().find(|r| r.client == client).map(|r| r.at);
-                match first {
-                    Some(first) => (client, (first + k * 1000).saturating_add_signed(delta), 1),
-                    None => (client, now, 1),
-                }
+                let at = first.map_or(last, |first| {
+                    (first + k * 1000).saturating_add_signed(delta)
+                });
+                (client, at, 1)
             }
         };
-        now = now.max(at);
-        if now >= window_ms {
+        // Strictly increasing, as in `resolve`.
+        let at = at.max(last);
+        if at + n as u64 > window_ms {
             break;
         }
-        for _ in 0..n {
-            requests.push(Request { client, at: now });
+        for i in 0..n as u64 {
+            requests.push(Request { client, at: at + i });
         }
     }
     requests
@@ -398,5 +405,19 @@ mod tests {
         let requests = resolve(&steps, 1000, u64::MAX);
         let times: Vec<(usize, u64)> = requests.iter().map(|r| (r.client, r.at)).collect();
         assert_eq!(times, [(1, 0), (0, 3), (1, 999), (1, 1001)]);
+        let requests = resolve(
+            &[
+                Step::After { client: 0, gap: 0 },
+                Step::Burst {
+                    client: 1,
+                    gap: 0,
+                    n: 2,
+                },
+            ],
+            1000,
+            u64::MAX,
+        );
+        let times: Vec<u64> = requests.iter().map(|r| r.at).collect();
+        assert_eq!(times, [0, 1, 2], "no two requests share a millisecond");
     }
 }
