@@ -103,14 +103,21 @@ impl TestGateway {
 
 impl Gateway for TestGateway {
     async fn charge(&self, _request: ChargeRequest) -> Result<Charge, GatewayError> {
-        let mut number = 0;
-        self.0.calls.send_modify(|calls| {
-            *calls += 1;
-            number = *calls;
-        });
-        let step = lock(&self.0.script)
-            .pop_front()
-            .unwrap_or_else(|| lock(&self.0.fallback).clone());
+        // Take this call's step *before* counting it: a check that waits for "the first call
+        // started" and then sends another request must not let that request's call take the
+        // step scripted for the first one.
+        let (step, number) = {
+            let mut script = lock(&self.0.script);
+            let step = script
+                .pop_front()
+                .unwrap_or_else(|| lock(&self.0.fallback).clone());
+            let mut number = 0;
+            self.0.calls.send_modify(|calls| {
+                *calls += 1;
+                number = *calls;
+            });
+            (step, number)
+        };
         match step {
             Step::Succeed => {}
             Step::Fail(status) => {

@@ -60,8 +60,8 @@ fn main() {
         check(
             "mismatch.rejected",
             "mismatch",
-            "the same key with a different body gets 422 without a gateway call, and the stored \
-             response is unchanged",
+            "the same key with a different body gets a 422 problem without a gateway call, and \
+             the stored response is unchanged",
         )
         .tokio(replay::rejected),
         check(

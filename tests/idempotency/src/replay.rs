@@ -74,7 +74,7 @@ pub async fn same_response() -> CheckResult {
     Ok(())
 }
 
-/// Same key, different body: 422, no charge, and the stored response is untouched.
+/// Same key, different body: 422 (a problem), no charge, and the stored response is untouched.
 pub async fn rejected() -> CheckResult {
     let server = Server::start(TTL, LEASE).await?;
     let alice = server.client("alice");
@@ -87,6 +87,13 @@ pub async fn rejected() -> CheckResult {
         "store a fingerprint of the body (e.g. SHA-256) with the key, and answer 422 when a \
          request with that key has a different one",
     )?;
+    ensure!(
+        reused.media_type().as_deref() == Some("application/problem+json"),
+        hint = "answer the 422 with a problem: `Problem::new(StatusCode::UNPROCESSABLE_ENTITY, \
+                \"...\").into_response()`",
+        "the 422 for a reused key has Content-Type {:?}, expected application/problem+json",
+        reused.content_type
+    );
     ensure_calls(
         &server.gateway,
         1,
