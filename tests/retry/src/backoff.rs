@@ -123,9 +123,12 @@ pub async fn grows_exponentially() -> CheckResult {
     // draw misses with probability 0.97^1000 ≈ 6e-14 per n, < 1e-12 over the 21 values of n.
     // Below the cap the longest wait must not exceed the ceiling either (that is growth that is
     // too fast); at the cap, exceeding it is `cap.never_exceeded`'s business.
-    for (i, (p, retries)) in [(policy(14, 1_000, 2, 1_000_000), 13), (policy(9, 1_000, 3, 500_000), 8)]
-        .into_iter()
-        .enumerate()
+    for (i, (p, retries)) in [
+        (policy(14, 1_000, 2, 1_000_000), 13),
+        (policy(9, 1_000, 3, 500_000), 8),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let waits = waits_by_retry(&p, retries, 1000, 30 + i as u64).await?;
         for (n, waits) in waits.iter().enumerate() {
@@ -275,7 +278,11 @@ pub async fn rng_argument() -> CheckResult {
     // A zero ceiling (base 0, or max_delay 0) leaves one possible delay, 0: the range
     // [0, ceiling] is never empty, so nothing may panic and every wait is (within the timer's
     // millisecond) zero.
-    let zero_ceilings = [policy(3, 0, 2, 1_000), policy(3, 100, 2, 0), policy(3, 0, 1, 0)];
+    let zero_ceilings = [
+        policy(3, 0, 2, 1_000),
+        policy(3, 100, 2, 0),
+        policy(3, 0, 1, 0),
+    ];
     for (i, p) in zero_ceilings.iter().enumerate() {
         let run_ = run(p, &Script::always_transient(), &mut rng(81 + i as u64)).await?;
         for (n, gap) in run_.gaps().into_iter().enumerate() {

@@ -230,7 +230,11 @@ impl RngCore for CountingRng {
 /// `max_retries + 1`, and an attempt that does not count some retries (say, those with a
 /// `retry_after` hint) would otherwise call an always-failing operation forever.
 fn call_limit(policy: &Policy) -> u32 {
-    policy.max_retries.saturating_add(1).saturating_mul(2).saturating_add(10)
+    policy
+        .max_retries
+        .saturating_add(1)
+        .saturating_mul(2)
+        .saturating_add(10)
 }
 
 /// Runs `retry` once with a fresh token and no observer.

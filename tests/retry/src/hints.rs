@@ -11,7 +11,9 @@ use crate::model::{self, Ending, Scenario, Wait};
 
 /// Runs a scenario and pairs each wait after a hinted error with its allowed interval. Runs
 /// end with a success, so that a budget bug does not fail these checks too.
-async fn hinted_waits(s: &Scenario) -> Result<(Run, Vec<(usize, Wait, Duration)>), grade_kit::Failure> {
+async fn hinted_waits(
+    s: &Scenario,
+) -> Result<(Run, Vec<(usize, Wait, Duration)>), grade_kit::Failure> {
     let script = s.script();
     let expected = model::expect(&s.policy, &script);
     let run_ = run(&s.policy, &script, &mut rng(s.seed)).await?;

@@ -159,12 +159,8 @@ fn transient() -> impl Strategy<Value = (Step, u64)> {
         1 => Just(Some(60_000u64)),
         1 => Just(Some(3_600_000u64)),
     ];
-    (hint, latency()).prop_map(|(hint, latency)| {
-        (
-            Step::Transient(hint.map(Duration::from_millis)),
-            latency,
-        )
-    })
+    (hint, latency())
+        .prop_map(|(hint, latency)| (Step::Transient(hint.map(Duration::from_millis)), latency))
 }
 
 fn latency() -> impl Strategy<Value = u64> {
@@ -202,8 +198,15 @@ pub fn transient_scenario(ending: Ending, wild: bool) -> impl Strategy<Value = S
 /// Scripts with one permanent error, placed at the last allowed call half of the time (when
 /// the budget allows a short script), anywhere in the first nine calls otherwise.
 pub fn permanent_scenario() -> impl Strategy<Value = Scenario> {
-    (policy(false), any::<bool>(), 0usize..9, vec(transient(), 9), latency(), any::<u64>()).prop_map(
-        |(policy, at_last, position, transients, latency, seed)| {
+    (
+        policy(false),
+        any::<bool>(),
+        0usize..9,
+        vec(transient(), 9),
+        latency(),
+        any::<u64>(),
+    )
+        .prop_map(|(policy, at_last, position, transients, latency, seed)| {
             let last_allowed = policy.max_retries as usize;
             let position = if at_last && last_allowed < 9 {
                 last_allowed
@@ -217,8 +220,7 @@ pub fn permanent_scenario() -> impl Strategy<Value = Scenario> {
                 steps,
                 seed,
             }
-        },
-    )
+        })
 }
 
 #[cfg(test)]
@@ -236,10 +238,20 @@ mod tests {
         let hint = Step::Transient(Some(Duration::from_secs(2)));
         let e = expect(&p, &Script::new(&[Step::Transient(None), hint]));
         assert_eq!(e.calls, 3);
-        assert!(matches!(e.result, Err(RetryError::Exhausted { attempts: 3, .. })));
+        assert!(matches!(
+            e.result,
+            Err(RetryError::Exhausted { attempts: 3, .. })
+        ));
         assert_eq!(e.waits[0].hi, Duration::from_millis(100));
         assert_eq!(e.waits[1].lo, Duration::from_millis(500));
-        let e = expect(&p, &Script::new(&[Step::Transient(None), Step::Transient(None), Step::Permanent]));
+        let e = expect(
+            &p,
+            &Script::new(&[
+                Step::Transient(None),
+                Step::Transient(None),
+                Step::Permanent,
+            ]),
+        );
         assert!(matches!(e.result, Err(RetryError::Permanent(_))));
     }
 }

@@ -119,14 +119,7 @@ pub async fn retries() -> CheckResult {
         tokio::time::sleep(Duration::from_millis(1)).await;
         token.cancel();
     };
-    let retrying = run_with(
-        &p,
-        &script,
-        &mut rng,
-        &token,
-        &mut recorder,
-        &log,
-    );
+    let retrying = run_with(&p, &script, &mut rng, &token, &mut recorder, &log);
     let ((), run_) = tokio::join!(canceller, retrying);
     let run_ = run_?;
     if run_.calls.len() == 1 && matches!(run_.result, Err(RetryError::Cancelled)) {
