@@ -80,7 +80,7 @@ pub fn expect(p: &Policy, script: &Script) -> Expected {
         let result = match step {
             Step::Ok => Ok(call),
             Step::Permanent => Err(RetryError::Permanent(OpError { call, step })),
-            Step::Transient(_) if call - 1 >= p.max_retries => Err(RetryError::Exhausted {
+            Step::Transient(_) if call > p.max_retries => Err(RetryError::Exhausted {
                 last_error: OpError { call, step },
                 attempts: call,
             }),
