@@ -84,6 +84,15 @@ async fn burst(server: &Server, clients: &[Client], round: usize) -> CheckResult
             () = tokio::time::sleep_until(deadline) => break,
         }
     }
+    // The request that won the claim may answer the others' 409s before it reaches the
+    // gateway (a loaded machine schedules it late): give it until the deadline to get there,
+    // so a slow winner is not mistaken for no winner.
+    while *calls.borrow() == calls_before {
+        tokio::select! {
+            changed = calls.changed() => if changed.is_err() { break },
+            () = tokio::time::sleep_until(deadline) => break,
+        }
+    }
     let made = server.gateway.calls() - calls_before;
     let statuses: Vec<u16> = early.iter().map(|reply| reply.status).collect();
     let result = judge_burst(made, &statuses, round);
