@@ -167,13 +167,17 @@ pub async fn failure_stored() -> CheckResult {
     Ok(())
 }
 
-/// A request rejected by validation stores nothing: the corrected request, same key, runs.
+/// A request rejected by validation stores nothing: the corrected request, same key, runs
+/// (and the smallest valid amount, 1, is valid).
 pub async fn validation_not_stored() -> CheckResult {
     let server = Server::start(TTL, LEASE).await?;
     let alice = server.client("alice");
+    // Each invalid in one way only: the amount just below the limit, a currency with three
+    // letters that are not uppercase, four uppercase letters, and a body that is not JSON.
     let invalid = [
         r#"{"amount":0,"currency":"EUR"}"#,
-        r#"{"amount":1000,"currency":"euro"}"#,
+        r#"{"amount":1000,"currency":"eur"}"#,
+        r#"{"amount":1000,"currency":"EURO"}"#,
         r#"{"amount":"#,
     ];
     for bad in invalid {
@@ -187,7 +191,10 @@ pub async fn validation_not_stored() -> CheckResult {
         );
         ensure_calls(&server.gateway, 0, &format!("after the invalid body {bad}"))?;
     }
-    let fixed = alice.send("order-1", &body(1)).await?;
+    // The corrected request, at the smallest valid amount.
+    let fixed = alice
+        .send("order-1", r#"{"amount":1,"currency":"EUR"}"#)
+        .await?;
     fixed.expect_status(
         201,
         "the corrected request, with the key the invalid ones used",
