@@ -153,7 +153,7 @@ pub async fn grows_exponentially() -> CheckResult {
     // base/cap, huge budgets. As above, a ceiling at max_delay is `cap.never_exceeded`'s.
     explore(
         Explore::new(0xCE11).cases(300),
-        model::transient_scenario(Ending::Success, true),
+        model::transient_scenario(Ending::Success),
         |s| async move {
             let script = s.script();
             let expected = model::expect(&s.policy, &script);

@@ -134,7 +134,7 @@ pub async fn total_calls() -> CheckResult {
     // hint counts like any other), slow calls. No permanent errors: those are `classify`'s.
     explore(
         Explore::new(0xB0D6).cases(300),
-        model::transient_scenario(Ending::Any, false),
+        model::transient_scenario(Ending::Any),
         |s| async move {
             let script = s.script();
             let expected = model::expect(&s.policy, &script);

@@ -64,7 +64,7 @@ pub async fn honoured() -> CheckResult {
     // slow calls, hints of 0, under, at and far beyond max_delay, and any policy.
     explore(
         Explore::new(0x4AF7).cases(300),
-        model::transient_scenario(Ending::Success, false),
+        model::transient_scenario(Ending::Success),
         |s| async move {
             let (_, waits) = hinted_waits(&s).await?;
             for (n, wait, gap) in waits {
@@ -119,7 +119,7 @@ pub async fn capped() -> CheckResult {
     // push a hinted wait past max_delay here.
     explore(
         Explore::new(0x4AF8).cases(300),
-        model::transient_scenario(Ending::Success, false).prop_map(|mut s| {
+        model::transient_scenario(Ending::Success).prop_map(|mut s| {
             s.policy.base = Duration::from_millis(1);
             s.policy.factor = s.policy.factor.min(3);
             s.policy.max_delay = Duration::from_millis(60_000 + s.seed % 60_000);
