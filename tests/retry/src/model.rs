@@ -197,7 +197,7 @@ pub fn transient_scenario(ending: Ending) -> impl Strategy<Value = Scenario> {
 /// the budget allows a short script), anywhere in the first nine calls otherwise.
 pub fn permanent_scenario() -> impl Strategy<Value = Scenario> {
     (
-        policy(false),
+        policy(),
         any::<bool>(),
         0usize..9,
         vec(transient(), 9),
