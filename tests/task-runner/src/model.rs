@@ -9,7 +9,7 @@
 //! after `run` has returned (a runner that leaves tasks to wind down keeps a runtime busy).
 //!
 //! The checks that use this module each judge one criterion, and read the other criteria's
-//! part from what the attempt actually did: `eager.model` compares start times with the model
+//! part from what the attempt actually did: `eager.refills_at_once` compares start times with the model
 //! up to the first failure or cancellation; `errors.first_error` and
 //! `errors.no_start_after_error` take the first failure the probe saw (so a runner that
 //! schedules differently is judged on its own schedule); `cancel.stops_run` judges what happens
@@ -88,13 +88,15 @@ impl Scenario {
 
     /// The model's start time of every task, ignoring failures and cancellation.
     pub fn schedule(&self) -> Vec<Duration> {
-        schedule(
-            self.limit,
-            &self.tasks.iter().map(|t| t.ms).collect::<Vec<_>>(),
-        )
-        .into_iter()
-        .map(Duration::from_millis)
-        .collect()
+        self.schedule_with(self.limit)
+    }
+
+    /// The model's start times if only `limit` slots were used.
+    pub fn schedule_with(&self, limit: usize) -> Vec<Duration> {
+        schedule(limit, &self.tasks.iter().map(|t| t.ms).collect::<Vec<_>>())
+            .into_iter()
+            .map(Duration::from_millis)
+            .collect()
     }
 
     /// In fail-fast mode, the instant the model's first failure ends the run.
