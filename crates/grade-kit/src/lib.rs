@@ -28,6 +28,7 @@
 //! - [`time`], [`mem`], [`env`]: helpers for deadlines, memory measurement and the
 //!   environment the grader provides.
 //! - [`services`]: connection details of provisioned services (Redis).
+//! - [`resp`]: the Redis wire protocol, for suites that proxy an attempt's Redis traffic.
 //! - [`model`]: model-based checks: seeded scenarios compared with an executable spec, the
 //!   smallest failing one shown.
 //!
@@ -38,6 +39,7 @@ pub mod check;
 pub mod env;
 pub mod mem;
 pub mod model;
+pub mod resp;
 pub mod run;
 pub mod services;
 pub mod time;

@@ -9,8 +9,8 @@
 //! on purpose.
 //!
 //! # How
-//! The proxy forwards bytes both ways and parses the RESP frames going through (the parser
-//! is the rate-limiter suite's, copied: suites share no code but grade-kit). Per connection it
+//! The proxy forwards bytes both ways and parses the RESP frames going through (with
+//! `grade_kit::resp`, which the rate-limiter suite's proxy uses too). Per connection it
 //! keeps the queue of commands awaiting a reply, so it knows which reply answers which command.
 //! A check [`arms`](Proxy::arm) it; the next *write* command from the attempt (any data command
 //! that is not a plain read: `DEL`, `SET`, `EVALSHA`, `MULTI`...) is marked, and when Redis has
@@ -30,7 +30,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use grade_kit::{Failure, fail};
+use grade_kit::Failure;
+use grade_kit::resp::{command_name, frame, split_url};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -315,91 +316,4 @@ async fn relay(client: TcpStream, server: TcpStream, shared: Arc<Shared>) {
         let _ = client_tx.shutdown().await;
     };
     tokio::join!(upstream, downstream);
-}
-
-/// The length of the complete RESP2/RESP3 value at the start of `buf` (`None`: incomplete),
-/// and whether it is an out-of-band push rather than a reply.
-fn frame(buf: &[u8]) -> Result<Option<(usize, bool)>, ()> {
-    let Some(line) = buf.windows(2).position(|w| w == b"\r\n") else {
-        return Ok(None);
-    };
-    let after = line + 2;
-    let number = || -> Result<i64, ()> {
-        std::str::from_utf8(&buf[1..line])
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or(())
-    };
-    let kind = buf[0];
-    match kind {
-        b'$' | b'!' | b'=' => {
-            let n = number()?;
-            if n < 0 {
-                return Ok(Some((after, false)));
-            }
-            let end = after + usize::try_from(n).map_err(|_| ())? + 2;
-            Ok((buf.len() >= end).then_some((end, false)))
-        }
-        b'*' | b'~' | b'>' | b'%' | b'|' => {
-            let n = number()?;
-            if n < 0 {
-                return Ok(Some((after, false)));
-            }
-            let mut count = if matches!(kind, b'%' | b'|') {
-                2 * n
-            } else {
-                n
-            };
-            if kind == b'|' {
-                count += 1; // An attribute is followed by the value it annotates.
-            }
-            let mut pos = after;
-            for _ in 0..count {
-                match frame(&buf[pos..])? {
-                    Some((len, _)) => pos += len,
-                    None => return Ok(None),
-                }
-            }
-            Ok(Some((pos, kind == b'>')))
-        }
-        // Simple strings, errors, numbers, nulls, booleans, doubles, big numbers, and inline
-        // commands: one line.
-        _ => Ok(Some((after, false))),
-    }
-}
-
-/// The command name of a client frame: the first element of the array, uppercased.
-fn command_name(frame: &[u8]) -> String {
-    let text = String::from_utf8_lossy(frame);
-    let mut lines = text.split("\r\n");
-    let first = lines.next().unwrap_or_default();
-    let name = if first.starts_with('*') {
-        lines.nth(1).unwrap_or_default()
-    } else {
-        first.split_whitespace().next().unwrap_or_default()
-    };
-    name.to_ascii_uppercase()
-}
-
-/// Splits a `redis://` URL into the upstream `host:port` and a function that rebuilds the URL
-/// with another `host:port` (keeping credentials, database and options).
-fn split_url(url: &str) -> Result<(String, impl Fn(&str) -> String), Failure> {
-    let Some(rest) = url.strip_prefix("redis://") else {
-        fail!("the proxy needs a plain TCP Redis URL (redis://…), not {url:?}");
-    };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let (credentials, host_port) = match authority.rfind('@') {
-        Some(at) => authority.split_at(at + 1),
-        None => ("", authority),
-    };
-    let upstream = match host_port {
-        "" => "127.0.0.1:6379".to_owned(),
-        hp if hp.contains(':') => hp.to_owned(),
-        host => format!("{host}:6379"),
-    };
-    let (credentials, tail) = (credentials.to_owned(), tail.to_owned());
-    Ok((upstream, move |host_port: &str| {
-        format!("redis://{credentials}{host_port}{tail}")
-    }))
 }

@@ -25,7 +25,8 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use grade_kit::{Failure, fail};
+use grade_kit::Failure;
+use grade_kit::resp::{command_name, frame, split_url};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -154,7 +155,7 @@ async fn relay(client: TcpStream, server: TcpStream, log: Arc<Mutex<Log>>, gate:
                 let len = match frame(&buffer) {
                     Ok(Some((len, _))) => len,
                     Ok(None) => break,
-                    Err(()) => buffer.len(), // Not RESP: pass it on as is.
+                    Err(grade_kit::resp::Malformed) => buffer.len(), // Not RESP: pass it on as is.
                 };
                 let name = command_name(&buffer[..len]);
                 if !SETUP.contains(&name.as_str()) {
@@ -231,93 +232,6 @@ fn on_command(talk: &mut Conversation, log: &mut Log, name: String) {
     }
 }
 
-/// The length of the complete RESP2/RESP3 value at the start of `buf` (`None`: incomplete),
-/// and whether it is an out-of-band push rather than a reply.
-fn frame(buf: &[u8]) -> Result<Option<(usize, bool)>, ()> {
-    let Some(line) = buf.windows(2).position(|w| w == b"\r\n") else {
-        return Ok(None);
-    };
-    let after = line + 2;
-    let number = || -> Result<i64, ()> {
-        std::str::from_utf8(&buf[1..line])
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or(())
-    };
-    let kind = buf[0];
-    match kind {
-        b'$' | b'!' | b'=' => {
-            let n = number()?;
-            if n < 0 {
-                return Ok(Some((after, false)));
-            }
-            let end = after + n as usize + 2;
-            Ok((buf.len() >= end).then_some((end, false)))
-        }
-        b'*' | b'~' | b'>' | b'%' | b'|' => {
-            let n = number()?;
-            if n < 0 {
-                return Ok(Some((after, false)));
-            }
-            let mut count = if matches!(kind, b'%' | b'|') {
-                2 * n
-            } else {
-                n
-            };
-            if kind == b'|' {
-                count += 1; // An attribute is followed by the value it annotates.
-            }
-            let mut pos = after;
-            for _ in 0..count {
-                match frame(&buf[pos..])? {
-                    Some((len, _)) => pos += len,
-                    None => return Ok(None),
-                }
-            }
-            Ok(Some((pos, kind == b'>')))
-        }
-        // Simple strings, errors, numbers, nulls, booleans, doubles, big numbers, and inline
-        // commands: one line.
-        _ => Ok(Some((after, false))),
-    }
-}
-
-/// The command name of a client frame: the first element of the array, uppercased.
-fn command_name(frame: &[u8]) -> String {
-    let text = String::from_utf8_lossy(frame);
-    let mut lines = text.split("\r\n");
-    let first = lines.next().unwrap_or_default();
-    let name = if first.starts_with('*') {
-        lines.nth(1).unwrap_or_default()
-    } else {
-        first.split_whitespace().next().unwrap_or_default()
-    };
-    name.to_ascii_uppercase()
-}
-
-/// Splits a `redis://` URL into the upstream `host:port` and a function that rebuilds the URL
-/// with another `host:port` (keeping credentials, database and options).
-fn split_url(url: &str) -> Result<(String, impl Fn(&str) -> String), Failure> {
-    let Some(rest) = url.strip_prefix("redis://") else {
-        fail!("the round-trip check needs a plain TCP Redis URL (redis://…), not {url:?}");
-    };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let (credentials, host_port) = match authority.rfind('@') {
-        Some(at) => authority.split_at(at + 1),
-        None => ("", authority),
-    };
-    let upstream = match host_port {
-        "" => "127.0.0.1:6379".to_owned(),
-        hp if hp.contains(':') => hp.to_owned(),
-        host => format!("{host}:6379"),
-    };
-    let (credentials, tail) = (credentials.to_owned(), tail.to_owned());
-    Ok((upstream, move |host_port: &str| {
-        format!("redis://{credentials}{host_port}{tail}")
-    }))
-}
-
 /// A Redis URL on a loopback port nobody listens on: connections are refused at once.
 pub async fn closed_port_url() -> Result<String, Failure> {
     let listener = TcpListener::bind("127.0.0.1:0")
@@ -347,36 +261,4 @@ pub async fn black_hole_url() -> Result<String, Failure> {
         }
     });
     Ok(format!("redis://127.0.0.1:{port}/"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frames_are_measured_whole_or_not_at_all() {
-        let cmd = b"*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n";
-        assert_eq!(frame(cmd), Ok(Some((cmd.len(), false))));
-        assert_eq!(frame(&cmd[..cmd.len() - 1]), Ok(None));
-        assert_eq!(command_name(cmd), "ECHO");
-        assert_eq!(
-            frame(b"*3\r\n:1\r\n:5\r\n:1500\r\n+OK"),
-            Ok(Some((19, false)))
-        );
-        assert_eq!(frame(b">2\r\n+a\r\n+b\r\n"), Ok(Some((12, true))));
-        assert_eq!(frame(b"$-1\r\n"), Ok(Some((5, false))));
-    }
-
-    #[test]
-    fn urls_keep_everything_but_the_address() {
-        let (upstream, rebuild) = split_url("redis://:pw@10.0.0.1:6380/2?protocol=resp3").unwrap();
-        assert_eq!(upstream, "10.0.0.1:6380");
-        assert_eq!(
-            rebuild("127.0.0.1:1"),
-            "redis://:pw@127.0.0.1:1/2?protocol=resp3"
-        );
-        let (upstream, rebuild) = split_url("redis://localhost").unwrap();
-        assert_eq!(upstream, "localhost:6379");
-        assert_eq!(rebuild("127.0.0.1:1"), "redis://127.0.0.1:1");
-    }
 }
