@@ -167,7 +167,7 @@ fn group_alike<'a>(failures: &[&'a CheckResult]) -> Vec<Vec<&'a CheckResult>> {
     for &check in failures {
         let alike = groups
             .iter_mut()
-            .find(|group| !check.is_flaky() && reads_the_same(group[0], check));
+            .find(|group| reads_the_same(group[0], check));
         match alike {
             Some(group) => group.push(check),
             None => groups.push(vec![check]),
@@ -176,7 +176,8 @@ fn group_alike<'a>(failures: &[&'a CheckResult]) -> Vec<Vec<&'a CheckResult>> {
     groups
 }
 
-/// Whether two failures say the same thing (status, message, expected, actual, diff).
+/// Whether two failures say the same thing (status, message, expected, actual, diff); a flaky
+/// check says something of its own.
 fn reads_the_same(a: &CheckResult, b: &CheckResult) -> bool {
     let details = |check: &CheckResult| match &check.outcome {
         CheckOutcome::Fail(failure) => (
@@ -187,6 +188,7 @@ fn reads_the_same(a: &CheckResult, b: &CheckResult) -> bool {
         _ => (None, None, None),
     };
     !a.is_flaky()
+        && !b.is_flaky()
         && a.outcome.as_str() == b.outcome.as_str()
         && a.outcome.summary() == b.outcome.summary()
         && details(a) == details(b)

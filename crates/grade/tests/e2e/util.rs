@@ -322,37 +322,32 @@ pub fn slugs() -> Vec<String> {
     slugs
 }
 
-/// Check id → criterion id, from an exercise's metadata.
-pub fn criteria_of_checks(slug: &str) -> std::collections::BTreeMap<String, String> {
+/// Every check an exercise's metadata lists, in order, with the id of its criterion.
+fn checks_with_criteria(slug: &str) -> Vec<(String, String)> {
     let path = root().join("exercises").join(slug).join("exercise.toml");
     let meta: toml::Value = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let mut map = std::collections::BTreeMap::new();
+    let mut checks = Vec::new();
     for criterion in meta["criteria"].as_array().unwrap() {
         for check in criterion["checks"].as_array().unwrap() {
-            map.insert(
+            checks.push((
                 check.as_str().unwrap().to_owned(),
                 criterion["id"].as_str().unwrap().to_owned(),
-            );
+            ));
         }
     }
-    map
+    checks
+}
+
+/// Check id → criterion id, from an exercise's metadata.
+pub fn criteria_of_checks(slug: &str) -> std::collections::BTreeMap<String, String> {
+    checks_with_criteria(slug).into_iter().collect()
 }
 
 /// Every check id an exercise's metadata lists.
 pub fn check_ids(slug: &str) -> Vec<String> {
-    let path = root().join("exercises").join(slug).join("exercise.toml");
-    let meta: toml::Value = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    meta["criteria"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|c| {
-            c["checks"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|id| id.as_str().unwrap().to_owned())
-        })
+    checks_with_criteria(slug)
+        .into_iter()
+        .map(|(check, _)| check)
         .collect()
 }
 
