@@ -41,9 +41,10 @@ impl Policy {
         let mut ceiling = self.base;
         // Multiply one step at a time and stop at the cap: no intermediate value can overflow,
         // and the loop runs at most ~100 times (Duration::MAX is under 2^95 ns) however large
-        // `retry` is. `factor <= 1` never grows, so there is nothing to iterate.
+        // `retry` is. `factor == 1` never grows, so there is nothing to iterate; `factor == 0`
+        // follows the formula (`0^n` is 0 from the first retry on) and the zero stops the loop.
         for _ in 0..retry {
-            if ceiling >= self.max_delay || ceiling.is_zero() || self.factor <= 1 {
+            if ceiling >= self.max_delay || ceiling.is_zero() || self.factor == 1 {
                 break;
             }
             ceiling = ceiling.saturating_mul(self.factor);
@@ -105,6 +106,16 @@ mod tests {
             ..policy(1, u32::MAX, 0)
         };
         assert_eq!(huge.ceiling(1_000), Duration::MAX);
+    }
+
+    #[test]
+    fn factors_one_and_zero_follow_the_formula() {
+        let flat = policy(100, 1, 1_000);
+        assert_eq!(flat.ceiling(50), Duration::from_millis(100));
+        let zero = policy(100, 0, 1_000);
+        assert_eq!(zero.ceiling(0), Duration::from_millis(100));
+        assert_eq!(zero.ceiling(1), Duration::ZERO);
+        assert_eq!(zero.ceiling(7), Duration::ZERO);
     }
 
     #[test]
