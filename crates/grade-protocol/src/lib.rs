@@ -47,10 +47,19 @@ pub const ENV_MEMORY_LIMIT: &str = "GRADE_MEMORY_LIMIT";
 /// `REDIS_URL`), set only for exercises whose metadata lists `redis`.
 pub const ENV_REDIS_URL: &str = "GRADE_REDIS_URL";
 
+/// Environment variable with the Kafka bootstrap servers the grader provisioned for this run,
+/// comma-separated `HOST:PORT`s (`127.0.0.1:PORT` for a broker it started, or the list given
+/// with `--kafka-brokers` or `KAFKA_BROKERS`), set only for exercises whose metadata lists
+/// `kafka`. The grader creates and deletes no topic: checks share the broker (and it may be the
+/// user's own), so each check names its topics from [`ENV_KEY_PREFIX`] and deletes them itself.
+pub const ENV_KAFKA_BROKERS: &str = "GRADE_KAFKA_BROKERS";
+
 /// Environment variable with a key prefix unique to this check run
-/// (`grade:<run>:<check>:<repeat>:`). Checks running in parallel share one server, so every
-/// key a check (or the attempt it drives) creates must start with it; the grader deletes keys
-/// under the run's prefix afterwards and never flushes a server it did not start.
+/// (`grade:<run>:<check>:<repeat>:`), set for exercises that need any service. Checks running
+/// in parallel share one server, so every key a check (or the attempt it drives) creates must
+/// start with it; the grader deletes keys under the run's prefix afterwards and never flushes a
+/// server it did not start. Kafka topics are named from it too (`:` is not allowed in a topic
+/// name: grade-kit's `topic_prefix` turns it into `.`).
 pub const ENV_KEY_PREFIX: &str = "GRADE_KEY_PREFIX";
 
 /// What `--grade-list` prints.

@@ -38,10 +38,15 @@ pub fn run(cli: Cli) -> Result<i32> {
         Some(Command::Completions(_)) => unreachable!("handled before the checkout is needed"),
         Some(Command::Verify(args)) => {
             let settings = settings(args.jobs, 1, args.timeout_scale, 1024)?;
-            let host = Host::current(args.services.redis_url);
+            let host =
+                Host::current(args.services.redis_url).with_kafka_brokers(args.kafka.kafka_brokers);
             crate::verify::run(&repo, &args.exercises, settings, &host, color)
         }
-        Some(Command::Doctor(args)) => crate::doctor::run(&repo, &Host::current(args.redis_url)),
+        Some(Command::Doctor(args)) => {
+            let host =
+                Host::current(args.services.redis_url).with_kafka_brokers(args.kafka.kafka_brokers);
+            crate::doctor::run(&repo, &host)
+        }
         Some(Command::Mutants(args)) => crate::mutants::run(&repo, &args, cli.color),
         Some(Command::DebugServices(args)) => crate::services::debug::run(args),
         None => {
@@ -127,7 +132,8 @@ fn grade(repo: &Repo, name: &str, args: &GradeArgs, color: ColorChoice) -> Resul
         attempt_label,
         &args.checks,
         settings,
-        &Host::current(args.services.redis_url.clone()),
+        &Host::current(args.services.redis_url.clone())
+            .with_kafka_brokers(args.kafka.kafka_brokers.clone()),
         diagnostics_color,
         &mut progress,
     )?;

@@ -68,9 +68,10 @@ pub enum Command {
     /// clippy-clean and fails every check, and the metadata matches the suite. CI runs this.
     Verify(VerifyArgs),
     /// Show what this machine provides (the Rust toolchain; each service and where it would
-    /// come from: a URL, a binary on PATH, Docker) and what each exercise needs, with the fix
-    /// for anything missing. Exits 0 when every exercise can be graded here, 4 otherwise.
-    Doctor(ServiceArgs),
+    /// come from: an address, a binary on PATH, grade's own Kafka broker, Docker) and what each
+    /// exercise needs, with the fix for anything missing. Exits 0 when every exercise can be
+    /// graded here, 4 otherwise.
+    Doctor(DoctorArgs),
     /// For instructors: measure an exercise's acceptance suite by mutation testing.
     ///
     /// cargo-mutants lists small changes of the reference solution (an operator flipped, a
@@ -109,15 +110,41 @@ pub struct ServiceArgs {
     pub redis_url: Option<String>,
 }
 
+/// Where a Kafka-protocol broker comes from. Apart from [`ServiceArgs`] so that only the
+/// commands that pass it on take it (grading, verify, doctor); `watch` and `mutants` read
+/// `KAFKA_BROKERS` from the environment.
+#[derive(Debug, Clone, Default, Args)]
+pub struct KafkaArgs {
+    /// Use the Kafka brokers at HOST:PORT[,HOST:PORT…] instead of starting a private one; the
+    /// suites create uniquely named topics there and delete them. Without it: KAFKA_BROKERS,
+    /// else `tansu` from PATH, else grade's own broker (built on first need, once: about 9
+    /// minutes on 2 cores), else Docker.
+    #[arg(long, value_name = "BROKERS")]
+    pub kafka_brokers: Option<String>,
+}
+
+/// Options of `grade doctor`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub services: ServiceArgs,
+
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+}
+
 /// Options of the hidden `grade debug-services`.
 #[derive(Debug, Args)]
 pub struct DebugServicesArgs {
-    /// Services to provision, named as in exercise.toml (`redis`).
+    /// Services to provision, named as in exercise.toml (`redis`, `kafka`).
     #[arg(value_name = "SERVICE", required = true)]
     pub services: Vec<String>,
 
     #[command(flatten)]
     pub service: ServiceArgs,
+
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
 
     /// The command to run with a check's environment, after `--`.
     #[arg(last = true, value_name = "COMMAND")]
@@ -141,6 +168,9 @@ pub struct VerifyArgs {
 
     #[command(flatten)]
     pub services: ServiceArgs,
+
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
 }
 
 /// Options for grading an exercise.
@@ -186,6 +216,9 @@ pub struct GradeArgs {
 
     #[command(flatten)]
     pub services: ServiceArgs,
+
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
 }
 
 /// Report formats.
@@ -242,11 +275,42 @@ mod tests {
         assert_eq!(cli.grade.services.redis_url.as_deref(), Some(url));
         let cli = Cli::try_parse_from(["grade", "doctor", "--redis-url", url]).unwrap();
         assert!(
-            matches!(cli.command, Some(Command::Doctor(ref a)) if a.redis_url.as_deref() == Some(url))
+            matches!(cli.command, Some(Command::Doctor(ref a)) if a.services.redis_url.as_deref() == Some(url))
         );
         let cli = Cli::try_parse_from(["grade", "debug-services", "redis", "--", "sh", "-c", "x"]);
         assert!(
             matches!(cli.unwrap().command, Some(Command::DebugServices(ref a)) if a.command == ["sh", "-c", "x"])
+        );
+    }
+
+    #[test]
+    fn kafka_brokers_go_to_grading_verify_doctor_and_debug_services() {
+        let brokers = "127.0.0.1:9092,127.0.0.1:9093";
+        let cli = Cli::try_parse_from(["grade", "kafka-consumer", "--kafka-brokers", brokers]);
+        assert_eq!(
+            cli.unwrap().grade.kafka.kafka_brokers.as_deref(),
+            Some(brokers)
+        );
+        let cli = Cli::try_parse_from(["grade", "verify", "--kafka-brokers", brokers]).unwrap();
+        assert!(
+            matches!(cli.command, Some(Command::Verify(ref a)) if a.kafka.kafka_brokers.as_deref() == Some(brokers))
+        );
+        let cli = Cli::try_parse_from(["grade", "doctor", "--kafka-brokers", brokers]).unwrap();
+        assert!(
+            matches!(cli.command, Some(Command::Doctor(ref a)) if a.kafka.kafka_brokers.as_deref() == Some(brokers))
+        );
+        let cli = Cli::try_parse_from([
+            "grade",
+            "debug-services",
+            "kafka",
+            "--kafka-brokers",
+            brokers,
+            "--",
+            "true",
+        ])
+        .unwrap();
+        assert!(
+            matches!(cli.command, Some(Command::DebugServices(ref a)) if a.kafka.kafka_brokers.as_deref() == Some(brokers))
         );
     }
 }

@@ -72,7 +72,7 @@ pub enum GradeError {
     /// Grading was interrupted by a signal; everything started has been stopped.
     #[error("interrupted")]
     Interrupted,
-    /// A service an exercise needs (Redis, …) could not be provided.
+    /// A service an exercise needs (Redis, Kafka) could not be provided.
     #[error(transparent)]
     Service(#[from] ServiceError),
     /// A practice-loop command (start, watch, hint, reset, solution) cannot do what was asked.
@@ -99,14 +99,14 @@ pub enum GradeError {
 pub enum ServiceError {
     /// No source could provide the service.
     #[error(
-        "`{exercise}` needs a {display} server, and none is available:\n{}\n{fix}\n\
+        "`{exercise}` needs {display}, and none is available:\n{}\n{fix}\n\
          `grade doctor` shows what is available.",
         bullet_list(.tried)
     )]
     Unavailable {
         /// The exercise that needs it.
         exercise: String,
-        /// The service's display name, e.g. "Redis".
+        /// What it needs, with its article: "a Redis server".
         display: &'static str,
         /// Each source tried and why it could not be used, in order.
         tried: Vec<String>,
@@ -153,6 +153,54 @@ pub enum ServiceError {
         /// What went wrong talking to it (not a `source`: the message already says it).
         error: RespError,
     },
+    /// Kafka bootstrap servers (from `--kafka-brokers` or `KAFKA_BROKERS`) could not be
+    /// understood.
+    #[error(
+        "{origin} `{brokers}` is not a usable list of Kafka brokers: {reason}\n\
+         hint: use HOST:PORT[,HOST:PORT…], e.g. 127.0.0.1:9092"
+    )]
+    BadBrokers {
+        /// The list as given.
+        brokers: String,
+        /// Where it came from: "--kafka-brokers" or "KAFKA_BROKERS".
+        origin: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No broker of a list given by address answered.
+    #[error(
+        "no Kafka broker answers at {brokers} (from {origin}):\n{}\n\
+         hint: start that broker, fix the list, or leave out --kafka-brokers and unset \
+         KAFKA_BROKERS to let grade start a private one",
+        bullet_list(.errors)
+    )]
+    BrokersUnreachable {
+        /// The list as given.
+        brokers: String,
+        /// Where it came from: "--kafka-brokers" or "KAFKA_BROKERS".
+        origin: &'static str,
+        /// Each broker and what went wrong asking it.
+        errors: Vec<String>,
+    },
+    /// grade's own Kafka broker did not build.
+    #[error(
+        "`{exercise}` needs a Kafka-protocol broker; grade tried to build its own with `{}` in \
+         {}, and the build failed ({status}):\n{tail}\n\
+         Another way to get one:\n{}",
+        crate::services::locate::BROKER_BUILD_COMMAND,
+        .workspace.display(),
+        crate::services::kafka::OTHER_WAYS
+    )]
+    BrokerBuildFailed {
+        /// The exercise that needs it.
+        exercise: String,
+        /// Where the build ran.
+        workspace: PathBuf,
+        /// How it ended.
+        status: String,
+        /// The last lines of its output (the error), indented.
+        tail: String,
+    },
     /// A server the grader started (binary or container) did not come up.
     #[error("cannot start {what}: {reason}\nhint: `grade doctor` shows what is available")]
     StartFailed {
@@ -174,6 +222,17 @@ pub enum RespError {
     Server(String),
     /// The server sent something that is not RESP, or not the reply the command implies.
     #[error("unexpected reply: {0}")]
+    Protocol(String),
+}
+
+/// Asking a Kafka broker for its API versions went wrong.
+#[derive(Debug, Error)]
+pub enum KafkaWireError {
+    /// The connection failed, was closed or timed out.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// Something answered, but not as a Kafka broker answers ApiVersions.
+    #[error("not a Kafka answer: {0}")]
     Protocol(String),
 }
 

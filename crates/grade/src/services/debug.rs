@@ -4,8 +4,9 @@
 //!
 //! It exists so the end-to-end tests can prove provisioning and teardown through the real
 //! binary (a normal end, a failing command, SIGTERM of the grader, no Redis anywhere, someone
-//! else's server keeping its keys) without depending on any exercise. It is also handy for an
-//! instructor writing a suite: `grade debug-services redis -- cargo run -p rate-limiter-suite`.
+//! else's server keeping its keys, a private Kafka broker) without depending on any exercise.
+//! It is also handy for an instructor writing a suite: `grade debug-services redis -- cargo run
+//! -p rate-limiter-suite`, `grade debug-services kafka -- cargo run -p kafka-consumer-suite`.
 
 use std::io::Write;
 use std::process::Command;
@@ -23,7 +24,7 @@ pub const CHECK_ID: &str = "debug";
 
 /// Runs the subcommand; returns the command's exit code (0 without a command).
 pub fn run(args: DebugServicesArgs) -> Result<i32> {
-    let host = Host::current(args.service.redis_url);
+    let host = Host::current(args.service.redis_url).with_kafka_brokers(args.kafka.kafka_brokers);
     let services = Services::provision("debug-services", &args.services, &host)?;
     let mut stdout = std::io::stdout().lock();
     for service in services.usage() {
@@ -66,6 +67,6 @@ pub fn run(args: DebugServicesArgs) -> Result<i32> {
     if crate::interrupt::requested() {
         bail!(GradeError::Interrupted);
     }
-    // `services` is dropped on return: servers stopped, the run's keys deleted.
+    // `services` is dropped on return: servers and brokers stopped, the run's keys deleted.
     Ok(status.code().unwrap_or(1))
 }

@@ -1,16 +1,18 @@
-//! External services an exercise's checks need (a real Redis now; Kafka or PostgreSQL later),
+//! External services an exercise's checks need (a real Redis, a Kafka-protocol broker),
 //! provisioned once per grading run, before the build, and torn down when the run ends.
 //!
-//! An exercise lists what it needs in `exercise.toml` (`services = ["redis"]`). For each,
-//! [`locate`] decides where it comes from (an explicit URL, a binary on `PATH`, Docker) and the
-//! service's module starts it or connects to it ([`redis`]). If something is missing the run
-//! stops here, before any compilation, with a message that says how to get it
+//! An exercise lists what it needs in `exercise.toml` (`services = ["redis"]`, `["kafka"]`).
+//! For each, [`locate`] decides where it comes from (an explicit address, a binary on `PATH`,
+//! grade's own Kafka broker, Docker) and the service's module starts it or connects to it
+//! ([`redis`], [`kafka`]). If something is missing the run stops here, before any compilation,
+//! with a message that says how to get it
 //! ([`ServiceError::Unavailable`](crate::error::ServiceError::Unavailable), exit code 4).
 //!
 //! Checks learn where the services are from their environment (the names are in
-//! `grade-protocol`): the URL, and a key prefix unique to the run, the check and the repeat
-//! (`grade:<run-id>:<check-id>:<repeat>:`), so checks running in parallel against one server
-//! never see each other's keys and the run's keys can be found afterwards.
+//! `grade-protocol`): the Redis URL, the Kafka bootstrap servers, and a key prefix unique to
+//! the run, the check and the repeat (`grade:<run-id>:<check-id>:<repeat>:`), so checks running
+//! in parallel against one server never see each other's keys (or topics) and the run's keys
+//! can be found afterwards.
 //!
 //! Teardown is [`Drop`]: [`Services`] lives on the stack of the grading run, so it happens on
 //! success, on failure, on an error, and on Ctrl-C / SIGTERM (the signal handler kills the
@@ -20,16 +22,23 @@
 //! - [`locate`]: where each service would come from, on a machine described by a [`Host`].
 //! - [`redis`]: a private `redis-server`, a container, or someone else's server, and teardown.
 //! - [`resp`]: the few Redis commands the grader itself sends, over a std `TcpStream`.
+//! - [`kafka`]: a private broker (`tansu`, or grade's own, built on first need), a container,
+//!   or someone else's brokers, and teardown.
+//! - [`kafka_wire`]: the one Kafka request the grader sends (ApiVersions), to know a broker is up.
+//! - [`docker`]: containers found and removed by their labels (and why not `testcontainers`).
 //! - [`debug`]: a hidden subcommand that provisions services around any command (for tests).
 
 pub mod debug;
+pub mod docker;
+pub mod kafka;
+pub mod kafka_wire;
 pub mod locate;
 pub mod redis;
 pub mod resp;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use grade_protocol::{ENV_KEY_PREFIX, ENV_REDIS_URL};
+use grade_protocol::{ENV_KAFKA_BROKERS, ENV_KEY_PREFIX, ENV_REDIS_URL};
 
 pub use locate::Host;
 
@@ -41,23 +50,27 @@ use crate::report::ServiceUse;
 pub enum Service {
     /// A Redis server.
     Redis,
+    /// A broker that speaks the Kafka protocol (tansu, or Apache Kafka itself).
+    Kafka,
 }
 
 impl Service {
     /// Every service this grader can provide.
-    pub const ALL: &[Self] = &[Self::Redis];
+    pub const ALL: &[Self] = &[Self::Redis, Self::Kafka];
 
     /// The name used in `exercise.toml` and reports.
     pub fn name(self) -> &'static str {
         match self {
             Self::Redis => "redis",
+            Self::Kafka => "kafka",
         }
     }
 
-    /// The name people use.
+    /// What it is, for sentences: "`rate-limiter` needs a Redis server".
     pub fn display(self) -> &'static str {
         match self {
-            Self::Redis => "Redis",
+            Self::Redis => "a Redis server",
+            Self::Kafka => "a Kafka-protocol broker",
         }
     }
 
@@ -77,6 +90,18 @@ impl Service {
                  or point grade at a running server with --redis-url redis://127.0.0.1:6379 \
                  (or set REDIS_URL); grade deletes only the keys its own run created there."
             }
+            // Keep the three other ways the same as kafka::OTHER_WAYS (a test holds them).
+            Self::Kafka => {
+                "Any one of these gives grade a Kafka-protocol broker:\n  \
+                 a broker you run:    --kafka-brokers 127.0.0.1:9092 (or set KAFKA_BROKERS); the \
+                 suites create uniquely named topics there and delete them\n  \
+                 tansu on PATH:       cargo install tansu --locked --features dynostore\n  \
+                 grade's own broker:  built on first need from crates/kafka-broker, in the \
+                 checkout (cargo build --release --locked -p grade-kafka-broker: about 9 minutes \
+                 on 2 cores, once)\n  \
+                 Docker:              a running Docker engine; grade starts apache/kafka:3.9.0 \
+                 for the run"
+            }
         }
     }
 
@@ -94,6 +119,7 @@ impl Service {
 pub struct Services {
     run_id: String,
     redis: Option<redis::Redis>,
+    kafka: Option<kafka::Kafka>,
 }
 
 impl Services {
@@ -102,6 +128,7 @@ impl Services {
         Self {
             run_id: new_run_id(),
             redis: None,
+            kafka: None,
         }
     }
 
@@ -120,23 +147,32 @@ impl Services {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let unavailable = |service: Service| {
+            move |tried| ServiceError::Unavailable {
+                exercise: exercise.to_owned(),
+                display: service.display(),
+                tried,
+                fix: service.fix().to_owned(),
+            }
+        };
         for service in needs {
             match service {
                 Service::Redis if services.redis.is_none() => {
-                    let source =
-                        host.locate_redis()
-                            .map_err(|tried| ServiceError::Unavailable {
-                                exercise: exercise.to_owned(),
-                                display: service.display(),
-                                tried,
-                                fix: service.fix().to_owned(),
-                            })?;
+                    let source = host.locate_redis().map_err(unavailable(service))?;
                     services.redis = Some(redis::Redis::provision(
                         &source,
                         format!("grade:{}:*", services.run_id),
                     )?);
                 }
-                Service::Redis => {}
+                Service::Kafka if services.kafka.is_none() => {
+                    let source = host.locate_kafka().map_err(unavailable(service))?;
+                    services.kafka = Some(kafka::Kafka::provision(
+                        &source,
+                        exercise,
+                        &services.run_id,
+                    )?);
+                }
+                Service::Redis | Service::Kafka => {}
             }
         }
         Ok(services)
@@ -148,6 +184,9 @@ impl Services {
         let mut env = Vec::new();
         if let Some(redis) = &self.redis {
             env.push((ENV_REDIS_URL, redis.url().to_owned()));
+        }
+        if let Some(kafka) = &self.kafka {
+            env.push((ENV_KAFKA_BROKERS, kafka.brokers().to_owned()));
         }
         if !env.is_empty() {
             env.push((ENV_KEY_PREFIX, self.key_prefix(check, repeat)));
@@ -162,7 +201,9 @@ impl Services {
 
     /// What each service is and where it came from, for the report.
     pub fn usage(&self) -> Vec<ServiceUse> {
-        self.redis.iter().map(|r| r.usage().clone()).collect()
+        let redis = self.redis.iter().map(|r| r.usage().clone());
+        let kafka = self.kafka.iter().map(|k| k.usage().clone());
+        redis.chain(kafka).collect()
     }
 }
 
@@ -207,12 +248,18 @@ mod tests {
 
     #[test]
     fn unknown_services_are_refused_before_anything_starts() {
-        let error = Services::provision("x", &["kafka".into()], &Host::default())
+        // `redis` comes first and would be found (a URL is given): nothing may start for it
+        // while another name is unknown.
+        let host = Host {
+            redis_url_flag: Some("redis://127.0.0.1:1".into()),
+            ..Host::default()
+        };
+        let error = Services::provision("x", &["redis".into(), "postgres".into()], &host)
             .err()
             .unwrap()
             .to_string();
-        assert!(error.contains("`kafka`"), "{error}");
-        assert!(error.contains("it knows: redis"), "{error}");
+        assert!(error.contains("`postgres`"), "{error}");
+        assert!(error.contains("it knows: redis, kafka"), "{error}");
     }
 
     #[test]
@@ -242,5 +289,59 @@ mod tests {
                 "{needed:?} missing from:\n{message}"
             );
         }
+    }
+
+    #[test]
+    fn no_kafka_anywhere_names_each_way_to_get_one() {
+        let empty = tempfile::tempdir().unwrap();
+        let host = Host {
+            path: Some(empty.path().as_os_str().to_owned()),
+            ..Host::default()
+        };
+        let error = Services::provision("kafka-consumer", &["kafka".into()], &host)
+            .err()
+            .unwrap();
+        assert!(matches!(
+            error,
+            GradeError::Service(ServiceError::Unavailable { .. })
+        ));
+        let message = error.to_string();
+        for needed in [
+            "`kafka-consumer` needs a Kafka-protocol broker, and none is available:",
+            "  - no --kafka-brokers was given and KAFKA_BROKERS is not set",
+            "  - no `tansu` on PATH",
+            "  - grade cannot build its own broker: grade is not running inside its checkout",
+            "  - Docker cannot be used: `docker` is not on PATH",
+            "--kafka-brokers 127.0.0.1:9092 (or set KAFKA_BROKERS)",
+            "cargo install tansu --locked --features dynostore",
+            "cargo build --release --locked -p grade-kafka-broker: about 9 minutes on 2 cores",
+            "apache/kafka:3.9.0",
+            "`grade doctor` shows what is available.",
+        ] {
+            assert!(
+                message.contains(needed),
+                "{needed:?} missing from:\n{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_broker_given_by_address_reaches_every_check_with_its_key_prefix() {
+        let (port, _broker) = kafka_wire::tests::fake_broker(0);
+        let host = Host {
+            kafka_brokers_flag: Some(format!("127.0.0.1:{port}")),
+            ..Host::default()
+        };
+        let services = Services::provision("kafka-consumer", &["kafka".into()], &host).unwrap();
+        assert_eq!(
+            services.check_env("offsets.commit", 1),
+            [
+                (ENV_KAFKA_BROKERS, format!("127.0.0.1:{port}")),
+                (ENV_KEY_PREFIX, services.key_prefix("offsets.commit", 1)),
+            ]
+        );
+        let usage = services.usage();
+        assert_eq!(usage.len(), 1);
+        assert_eq!((usage[0].name.as_str(), usage[0].source), ("kafka", "url"));
     }
 }

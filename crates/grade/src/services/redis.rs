@@ -12,18 +12,17 @@
 //!
 //! # Teardown
 //! Dropping the handle kills the server's group and removes its folder, or removes the
-//! container (found by a label naming the run, so a container whose id was never read is
-//! still found). A Ctrl-C or SIGTERM kills the group at once from the signal handler; the drop
+//! container (found by labels naming the run and the service, so a container whose id was
+//! never read is still found; see [`docker`](super::docker)). A Ctrl-C or SIGTERM kills the group at once from the signal handler; the drop
 //! then runs as the run unwinds. For a server given by URL nothing is stopped and nothing is
 //! flushed: only keys under the run's prefix are deleted, with `SCAN` and `UNLINK`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::locate::{
-    REDIS_IMAGE, RedisSource, redis_server_version, run_briefly, run_for_teardown,
-};
+use super::docker::{self, Labelled};
+use super::locate::{REDIS_IMAGE, RedisSource, redis_server_version, run_briefly};
 use super::resp::{Connection, RedisUrl};
 use crate::error::{GradeError, RespError, ServiceError};
 use crate::report::ServiceUse;
@@ -340,12 +339,11 @@ impl Drop for LocalServer {
     }
 }
 
-/// A Redis container the grader started; removed when dropped.
+/// A Redis container the grader started; removed (by its labels) when dropped.
 struct Container {
-    docker: PathBuf,
-    /// `grade.run=<run>`: every container of the run carries it.
-    label: String,
     port: u16,
+    /// Removes the container, found by `grade.run=<run>` and `grade.service=redis`.
+    _labelled: Labelled,
 }
 
 impl Container {
@@ -360,14 +358,15 @@ impl Container {
             .trim_end_matches(":*");
         // The guard exists before the container does: if `docker run` is interrupted after
         // creating it, the drop still finds it by label.
-        let mut container = Self {
-            docker: docker.to_owned(),
-            label: format!("grade.run={run}"),
-            port: 0,
-        };
+        let labelled = Labelled::new(
+            docker,
+            vec![docker::run_label(run), docker::service_label("redis")],
+            "Redis",
+        );
         let id = run_briefly(
             Command::new(docker)
-                .args(["run", "--detach", "--rm", "--label", &container.label])
+                .args(["run", "--detach", "--rm"])
+                .args(labelled.run_args())
                 .args(["--publish", "127.0.0.1::6379", REDIS_IMAGE])
                 .args(["--save", "", "--appendonly", "no"]),
             DOCKER_RUN_TIMEOUT,
@@ -379,35 +378,13 @@ impl Container {
             Duration::from_secs(30),
         )
         .map_err(|reason| failed(format!("`docker port` failed: {reason}")))?;
-        container.port = parse_docker_port(&mapping)
+        let port = parse_docker_port(&mapping)
             .ok_or_else(|| failed(format!("unexpected `docker port` output: {mapping:?}")))?;
-        wait_for_ping(container.port, DOCKER_READY_WITHIN).map_err(failed)?;
-        Ok(container)
-    }
-}
-
-impl Drop for Container {
-    fn drop(&mut self) {
-        let filter = format!("label={}", self.label);
-        let ids = run_for_teardown(
-            Command::new(&self.docker).args(["ps", "--all", "--quiet", "--filter", &filter]),
-            Duration::from_secs(30),
-        )
-        .unwrap_or_default();
-        let ids: Vec<&str> = ids.split_whitespace().collect();
-        if !ids.is_empty()
-            && let Err(reason) = run_for_teardown(
-                Command::new(&self.docker)
-                    .args(["rm", "--force"])
-                    .args(&ids),
-                Duration::from_secs(60),
-            )
-        {
-            eprintln!(
-                "warning: could not remove the Redis container ({reason}); remove it with `docker rm -f {}`",
-                ids.join(" ")
-            );
-        }
+        wait_for_ping(port, DOCKER_READY_WITHIN).map_err(failed)?;
+        Ok(Self {
+            port,
+            _labelled: labelled,
+        })
     }
 }
 
@@ -443,6 +420,8 @@ fn wait_for_ping(port: u16, within: Duration) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     #[test]
@@ -600,9 +579,9 @@ esac"#,
         assert_eq!(
             calls,
             [
-                "run --detach --rm --label grade.run=run-7 --publish 127.0.0.1::6379 redis:7-alpine --save  --appendonly no",
+                "run --detach --rm --label grade.run=run-7 --label grade.service=redis --publish 127.0.0.1::6379 redis:7-alpine --save  --appendonly no",
                 "port c0ffee 6379/tcp",
-                "ps --all --quiet --filter label=grade.run=run-7",
+                "ps --all --quiet --filter label=grade.run=run-7 --filter label=grade.service=redis",
                 "rm --force c0ffee",
             ]
         );

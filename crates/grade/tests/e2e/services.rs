@@ -1,16 +1,19 @@
-//! Services provisioned by the grader (Redis), through the real binary: `grade doctor`, the
-//! hidden `grade debug-services`, and every exercise that declares `services = ["redis"]`.
+//! Services provisioned by the grader (Redis, a Kafka-protocol broker), through the real
+//! binary: `grade doctor`, the hidden `grade debug-services`, and every exercise that declares
+//! `services = ["redis"]`.
 //!
-//! What must hold, whatever the run's end: no `redis-server` the grader started survives a
-//! normal end, a failure, or SIGTERM / Ctrl-C of the grader; with no Redis anywhere the grader
-//! stops with exit code 4 and a message that says how to get one; a server the user supplies
-//! keeps every key the run did not create.
+//! What must hold, whatever the run's end: no `redis-server` or broker the grader started
+//! survives a normal end, a failure, or SIGTERM / Ctrl-C of the grader; with no Redis anywhere
+//! the grader stops with exit code 4 and a message that says how to get one; a server the user
+//! supplies keeps every key the run did not create.
 //!
 //! A server the grader started is found by its working directory: it is a fresh folder under
 //! the grader's `TMPDIR`, which each test points at a folder of its own.
 //!
-//! These tests need `redis-server` and `redis-cli` (`.ci/run` installs them). Without them they
-//! are skipped with a note, except under CI, where skipping would hide a broken setup.
+//! These tests need `redis-server` and `redis-cli` (`.ci/run` installs them), and grade's own
+//! Kafka broker (`crates/kafka-broker`: built by the first test that needs it, minutes on a cold
+//! machine, then reused from the target directory). Without them they are skipped with a note,
+//! except under CI, where skipping would hide a broken setup.
 
 #![cfg(target_os = "linux")]
 
@@ -226,6 +229,11 @@ fn doctor_shows_the_toolchain_each_source_and_each_exercise() {
         "Services",
         "redis",
         "Docker:",
+        "kafka",
+        "brokers: ",
+        "tansu:   ",
+        "built:   ",
+        "C tools: ",
         "Exercises",
         "task-runner",
     ] {
@@ -259,7 +267,7 @@ fn doctor_without_redis_names_the_fix_and_fails_if_an_exercise_needs_it() {
     for needed in [
         "MISSING  redis: no usable source",
         "no `redis-server` on PATH",
-        "Docker: not available",
+        "Docker:  not available",
         "sudo apt-get install redis-server",
         "sudo dnf install redis",
         "brew install redis",
@@ -558,14 +566,144 @@ fn grading_a_redis_exercise_leaves_no_server_behind() {
     );
 }
 
-/// The help lists `doctor` and `--redis-url` but not the debugging subcommand.
+/// The help lists `doctor`, `--redis-url` and `--kafka-brokers` but not the debugging
+/// subcommand.
 #[test]
-fn help_shows_doctor_and_redis_url_but_hides_debug_services() {
+fn help_shows_doctor_and_the_service_flags_but_hides_debug_services() {
     grade()
         .arg("--help")
         .assert()
         .success()
         .stdout(predicate::str::contains("doctor"))
         .stdout(predicate::str::contains("--redis-url"))
+        .stdout(predicate::str::contains("--kafka-brokers"))
         .stdout(predicate::str::contains("debug-services").not());
+}
+
+/// Whether grade's own Kafka broker can be provided here (its package is in the checkout);
+/// panics under CI when it is not.
+fn have_kafka_broker() -> bool {
+    let found = root().join("crates/kafka-broker/Cargo.toml").is_file();
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "crates/kafka-broker is missing from the checkout"
+        );
+        eprintln!("skipped: no crates/kafka-broker in this checkout");
+    }
+    found
+}
+
+/// Whether a Kafka broker on 127.0.0.1:`port` answers an ApiVersions v0 request (sent by
+/// hand, so the test does not trust the grader's own probe).
+fn answers_api_versions(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    // size 13; ApiVersions (18) v0; correlation id 0x0e2e; client id "e2e"
+    let request = [
+        0, 0, 0, 13, 0, 18, 0, 0, 0, 0, 0x0e, 0x2e, 0, 3, b'e', b'2', b'e',
+    ];
+    let mut answer = [0; 10];
+    stream.write_all(&request).is_ok()
+        && stream.read_exact(&mut answer).is_ok()
+        && answer[4..8] == [0, 0, 0x0e, 0x2e]
+        && answer[8..10] == [0, 0]
+}
+
+/// grade's own broker (or `tansu` from PATH), through `grade debug-services kafka`: the
+/// command gets the broker's address, the broker answers, and nothing of it survives a normal
+/// end, a failing command, or SIGTERM of the grader. One test, so that a cold machine builds
+/// the broker once (the first run prints why it takes minutes).
+#[test]
+fn a_private_kafka_broker_answers_then_nothing_survives() {
+    if !have_kafka_broker() {
+        return;
+    }
+    for (script, code) in [(r#"echo "brokers=$GRADE_KAFKA_BROKERS""#, 0), ("exit 3", 3)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let output = grade()
+            .env("TMPDIR", tmp.path())
+            .env_remove("KAFKA_BROKERS")
+            .args(["debug-services", "kafka", "--", "sh", "-c", script])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{script}: {stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(stdout.contains("service kafka binary "), "{stdout}");
+        assert!(stdout.contains(", started for this run"), "{stdout}");
+        let brokers = env_line(&stdout, "GRADE_KAFKA_BROKERS");
+        let port: u16 = brokers
+            .strip_prefix("127.0.0.1:")
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("{brokers} is not 127.0.0.1:PORT"));
+        assert_ne!(port, 9092, "the grader must start its own broker");
+        assert!(env_line(&stdout, "GRADE_KEY_PREFIX").starts_with("grade:"));
+        if code == 0 {
+            assert!(
+                stdout.contains(&format!("brokers={brokers}\n")),
+                "the command did not get the address: {stdout}"
+            );
+        }
+        assert_nothing_left(tmp.path(), script);
+        assert!(
+            processes_matching(&format!("tcp://127.0.0.1:{port}")).is_empty(),
+            "{script}: the broker on port {port} survived"
+        );
+        assert!(
+            !answers_api_versions(port),
+            "{script}: port {port} still answers"
+        );
+    }
+
+    // SIGTERM while the command runs: the broker answers until then, and is gone after.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut grader = std::process::Command::new(assert_cmd::cargo::cargo_bin("grade"))
+        .current_dir(root())
+        .env("GRADE_ROOT", root())
+        .env("TMPDIR", tmp.path())
+        .env("NO_COLOR", "1")
+        .env_remove("KAFKA_BROKERS")
+        .args(["debug-services", "kafka", "--", "sleep", "86398.25"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(grader.stdout.take().unwrap()).lines();
+    let port: u16 = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.strip_prefix("GRADE_KAFKA_BROKERS=127.0.0.1:")?
+                .parse()
+                .ok()
+        })
+        .expect("the grader printed no GRADE_KAFKA_BROKERS");
+    assert!(answers_api_versions(port), "the broker does not answer");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while processes_matching("86398.25").is_empty() {
+        assert!(Instant::now() < deadline, "the command never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    kill(Pid::from_raw(grader.id() as i32), Signal::SIGTERM).unwrap();
+    let status = crate::util::wait_for_exit(&mut grader, Duration::from_secs(10), "SIGTERM");
+    assert_eq!(status.code(), Some(130));
+    assert_nothing_left(tmp.path(), "SIGTERM");
+    assert!(
+        processes_matching("86398.25").is_empty(),
+        "the command outlived the grader"
+    );
+    assert!(
+        !answers_api_versions(port),
+        "the broker outlived the grader"
+    );
 }
