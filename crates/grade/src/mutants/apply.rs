@@ -109,7 +109,19 @@ fn added_lines(diff: &str) -> impl Iterator<Item = &str> {
 /// The first line the mutant changes, as it reads after the change (without cargo-mutants'
 /// marker) with runs of whitespace squeezed to one space: what an `equivalent-mutants.toml`
 /// entry's `context` is looked for in.
+///
+/// A mutant that deletes (a match arm, say) leaves nothing to tell it apart: every deleted arm
+/// of a `match` reads the same afterwards. For those the context is looked for in the first
+/// line it deletes, as it read before.
 pub fn mutated_line(source: &str, mutant: &Mutant) -> Option<String> {
+    if mutant.replacement.trim().is_empty() {
+        let line = source.lines().nth(mutant.span.start.line - 1)?;
+        let column = line
+            .char_indices()
+            .nth(mutant.span.start.column - 1)
+            .map_or(line.len(), |(at, _)| at);
+        return Some(squeeze(&line[column..]));
+    }
     let mutated = replace_span(source, &mutant.span, &mutant.replacement)?;
     let line = mutated.lines().nth(mutant.span.start.line - 1)?;
     Some(squeeze(line))
@@ -305,6 +317,33 @@ mod tests {
         let mutant = captured("replace >= with < in Policy::ceiling");
         let error = mutate(&source, &mutant).unwrap_err();
         assert!(error.to_string().contains("reference changed"), "{error}");
+    }
+
+    #[test]
+    fn a_deletion_is_told_apart_by_the_line_it_deletes() {
+        use crate::mutants::listing::{LineColumn, Span};
+        let source =
+            "match state {\n    State::Quoted => 1,\n    State::Plain => 2,\n    _ => 0,\n}\n";
+        let arm = |line: usize, end: usize| Mutant {
+            name: String::new(),
+            file: "src/parser.rs".into(),
+            function: None,
+            span: Span {
+                start: LineColumn { line, column: 5 },
+                end: LineColumn { line, column: end },
+            },
+            replacement: String::new(),
+            genre: "MatchArm".into(),
+            diff: String::new(),
+        };
+        assert_eq!(
+            mutated_line(source, &arm(2, 24)).unwrap(),
+            "State::Quoted => 1,"
+        );
+        assert_eq!(
+            mutated_line(source, &arm(3, 23)).unwrap(),
+            "State::Plain => 2,"
+        );
     }
 
     #[test]
