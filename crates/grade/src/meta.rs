@@ -69,6 +69,12 @@ pub struct Metadata {
     /// Per-check timeout overrides in seconds.
     #[serde(default)]
     pub timeouts: BTreeMap<String, f64>,
+    /// An exercise still being built: its reference passes and its stub fails (`grade verify`
+    /// proves both), but its suite has not yet earned trust (red-team attempts, a fixture per
+    /// check, a mutants sweep). `grade list` marks it, and the fixture tests do not require it
+    /// yet. Grading it works as for any other.
+    #[serde(default)]
+    pub draft: bool,
 }
 
 /// One acceptance criterion.

@@ -162,7 +162,11 @@ fn table(rows: &[Row<'_>]) -> String {
                     .map_or_else(|| "-".to_owned(), |best| format_clock(best.secs)),
                 hints,
                 last_text(row.state.last.as_ref()),
-                meta.title.clone(),
+                if meta.draft {
+                    format!("{} (draft: suite not yet proven)", meta.title)
+                } else {
+                    meta.title.clone()
+                },
             ]
         })
         .collect();

@@ -310,6 +310,24 @@ pub fn describe_failures(report: &Value) -> String {
         .join("\n")
 }
 
+/// Slugs of the exercises that are not drafts (`draft = true` in `exercise.toml`): those whose
+/// suites must already be proven by fixtures and red-team attempts.
+pub fn finished_slugs() -> Vec<String> {
+    slugs()
+        .into_iter()
+        .filter(|slug| {
+            let meta =
+                std::fs::read_to_string(root().join("exercises").join(slug).join("exercise.toml"))
+                    .unwrap();
+            let meta: toml::Value = toml::from_str(&meta).unwrap();
+            !meta
+                .get("draft")
+                .and_then(toml::Value::as_bool)
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
 /// Every exercise slug in the checkout (folders of `exercises/` with an `exercise.toml`).
 pub fn slugs() -> Vec<String> {
     let mut slugs: Vec<String> = std::fs::read_dir(root().join("exercises"))
