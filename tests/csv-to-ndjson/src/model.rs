@@ -262,6 +262,13 @@ impl fmt::Debug for Doc {
     }
 }
 
+/// The multi-byte characters documents may hold: two, three and four bytes long, and two that
+/// look like a BOM to a byte-at-a-time matcher. `ﻉ` (U+FEC9, `EF BB 89`) starts like one and
+/// then is not, so a BOM check that drops the bytes it held back when the match fails mangles
+/// a header that begins with it; U+FEFF itself is data anywhere but at the very start, so only
+/// one BOM may be stripped.
+const MULTI_BYTE: [&str; 5] = ["é", "東", "𝄞", "\u{FEC9}", "\u{FEFF}"];
+
 /// Which characters a document may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Text {
@@ -274,7 +281,7 @@ pub enum Text {
 fn plain_text(text: Text) -> BoxedStrategy<String> {
     let mut pieces = vec!["a", "b", "z", "0", "9", " "];
     if text == Text::MultiByte {
-        pieces.extend(["é", "東", "𝄞"]);
+        pieces.extend(MULTI_BYTE);
     }
     prop::collection::vec(prop::sample::select(pieces), 1..4)
         .prop_map(|p| p.concat())
@@ -284,7 +291,7 @@ fn plain_text(text: Text) -> BoxedStrategy<String> {
 fn quoted_text(text: Text) -> BoxedStrategy<String> {
     let mut pieces = vec!["a", " ", ",", "\"", "\r", "\n", "\r\n", "\"\""];
     if text == Text::MultiByte {
-        pieces.extend(["é", "東", "𝄞"]);
+        pieces.extend(MULTI_BYTE);
     }
     prop::collection::vec(prop::sample::select(pieces), 1..4)
         .prop_map(|p| p.concat())
