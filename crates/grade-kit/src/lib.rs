@@ -27,7 +27,7 @@
 //! - [`run`]: the suite's `main`, speaking the protocol (and a small dev-mode runner).
 //! - [`time`], [`mem`], [`env`]: helpers for deadlines, memory measurement and the
 //!   environment the grader provides.
-//! - [`services`]: connection details of provisioned services (Redis).
+//! - [`services`]: connection details of provisioned services (Redis, a Kafka broker).
 //! - [`resp`]: the Redis wire protocol, for suites that proxy an attempt's Redis traffic.
 //! - [`model`]: model-based checks: seeded scenarios compared with an executable spec, the
 //!   smallest failing one shown.
