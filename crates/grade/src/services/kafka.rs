@@ -54,7 +54,7 @@ use super::locate::{
     BROKER_BUILD_COMMAND, BROKER_PACKAGE, BrokersOrigin, KAFKA_IMAGE, KafkaSource, OwnBroker,
     broker_version, run_briefly, tansu_storage_warning,
 };
-use super::redis::free_port;
+use super::port::{Attempt, PORT_ATTEMPTS, free_port, start_on_free_port};
 use crate::error::{GradeError, ServiceError};
 use crate::report::ServiceUse;
 use crate::sandbox::{self, Registration};
@@ -68,8 +68,6 @@ const DOCKER_READY_WITHIN: Duration = Duration::from_secs(90);
 const DOCKER_RUN_TIMEOUT: Duration = Duration::from_secs(600);
 /// How long a broker has to stop after SIGTERM before it is killed.
 const STOP_WITHIN: Duration = Duration::from_secs(3);
-/// How many ports are tried before giving up on port collisions.
-const PORT_ATTEMPTS: usize = 5;
 /// Time limit of each step of an ApiVersions probe.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 /// The broker's log file, in its temporary folder.
@@ -299,14 +297,6 @@ struct LocalBroker {
     dir: Option<tempfile::TempDir>,
 }
 
-/// Why one start attempt did not produce a broker.
-enum Attempt {
-    /// Someone else had the port: try another.
-    PortTaken,
-    /// Anything else: give up with this reason.
-    Failed(String),
-}
-
 impl LocalBroker {
     /// Starts `binary` (`what` names it in messages) and waits until it answers.
     fn start(binary: &Path, what: &str) -> Result<Self, GradeError> {
@@ -317,25 +307,11 @@ impl LocalBroker {
         };
         // A binary that cannot even say what it is would fail after the spawn, less clearly.
         let version = broker_version(binary).map_err(failed)?;
-        for _ in 0..PORT_ATTEMPTS {
-            let port = free_port()
-                .map_err(|e| failed(format!("cannot find a free port on 127.0.0.1: {e}")))?;
-            let mut broker = Self::spawn(binary, port, version.clone()).map_err(failed)?;
-            match broker.wait_ready() {
-                Ok(()) => return Ok(broker),
-                Err(Attempt::PortTaken) => continue,
-                Err(Attempt::Failed(reason)) => {
-                    if crate::interrupt::requested() {
-                        return Err(GradeError::Interrupted);
-                    }
-                    return Err(failed(reason).into());
-                }
-            }
-        }
-        Err(failed(format!(
-            "{PORT_ATTEMPTS} free ports in a row were taken before the broker could bind them"
-        ))
-        .into())
+        start_on_free_port(failed, "the broker", |port| {
+            let mut broker = Self::spawn(binary, port, version.clone()).map_err(Attempt::Failed)?;
+            broker.wait_ready()?;
+            Ok(broker)
+        })
     }
 
     fn spawn(binary: &Path, port: u16, version: String) -> Result<Self, String> {

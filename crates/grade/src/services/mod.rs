@@ -26,6 +26,7 @@
 //!   or someone else's brokers, and teardown.
 //! - [`kafka_wire`]: the one Kafka request the grader sends (ApiVersions), to know a broker is up.
 //! - [`docker`]: containers found and removed by their labels (and why not `testcontainers`).
+//! - [`port`]: a free port for a private server, and another when someone takes it first.
 //! - [`debug`]: a hidden subcommand that provisions services around any command (for tests).
 
 pub mod debug;
@@ -33,6 +34,7 @@ pub mod docker;
 pub mod kafka;
 pub mod kafka_wire;
 pub mod locate;
+pub mod port;
 pub mod redis;
 pub mod resp;
 

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use super::docker::{self, Labelled};
 use super::locate::{REDIS_IMAGE, RedisSource, redis_server_version, run_briefly};
+use super::port::{Attempt, start_on_free_port};
 use super::resp::{Connection, RedisUrl};
 use crate::error::{GradeError, RespError, ServiceError};
 use crate::report::ServiceUse;
@@ -34,8 +35,6 @@ const LOCAL_READY_WITHIN: Duration = Duration::from_secs(5);
 const DOCKER_READY_WITHIN: Duration = Duration::from_secs(30);
 /// `docker run` may pull the image first.
 const DOCKER_RUN_TIMEOUT: Duration = Duration::from_secs(300);
-/// How many ports are tried before giving up on port collisions.
-const PORT_ATTEMPTS: usize = 5;
 /// Socket timeouts when talking to a server.
 const IO_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -195,13 +194,6 @@ fn redact_unparsed(url: &str) -> String {
     }
 }
 
-/// A free TCP port on 127.0.0.1, found by binding port 0 and releasing it. The port is only
-/// *likely* to stay free until the server binds it; callers retry on a collision.
-pub fn free_port() -> std::io::Result<u16> {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
-    Ok(listener.local_addr()?.port())
-}
-
 /// A `redis-server` the grader started.
 struct LocalServer {
     port: u16,
@@ -213,14 +205,6 @@ struct LocalServer {
     dir: Option<tempfile::TempDir>,
 }
 
-/// Why one start attempt did not produce a server.
-enum Attempt {
-    /// Someone else had the port: try another.
-    PortTaken,
-    /// Anything else: give up with this reason.
-    Failed(String),
-}
-
 impl LocalServer {
     fn start(binary: &Path) -> Result<Self, GradeError> {
         let what = format!("redis-server ({})", binary.display());
@@ -229,25 +213,11 @@ impl LocalServer {
             reason,
         };
         let version = redis_server_version(binary).unwrap_or_else(|_| "(unknown version)".into());
-        for _ in 0..PORT_ATTEMPTS {
-            let port = free_port()
-                .map_err(|e| failed(format!("cannot find a free port on 127.0.0.1: {e}")))?;
-            let mut server = Self::spawn(binary, port, version.clone()).map_err(failed)?;
-            match server.wait_ready() {
-                Ok(()) => return Ok(server),
-                Err(Attempt::PortTaken) => continue,
-                Err(Attempt::Failed(reason)) => {
-                    if crate::interrupt::requested() {
-                        return Err(GradeError::Interrupted);
-                    }
-                    return Err(failed(reason).into());
-                }
-            }
-        }
-        Err(failed(format!(
-            "{PORT_ATTEMPTS} free ports in a row were taken before the server could bind them"
-        ))
-        .into())
+        start_on_free_port(failed, "the server", |port| {
+            let mut server = Self::spawn(binary, port, version.clone()).map_err(Attempt::Failed)?;
+            server.wait_ready()?;
+            Ok(server)
+        })
     }
 
     fn spawn(binary: &Path, port: u16, version: String) -> Result<Self, String> {
@@ -423,14 +393,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-
-    #[test]
-    fn free_ports_are_bindable_loopback_ports() {
-        let port = free_port().unwrap();
-        assert_ne!(port, 0);
-        // Released, so it can be bound again (by the server, in real use).
-        std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
-    }
+    use crate::services::port::free_port;
 
     #[test]
     fn reads_the_host_port_docker_publishes() {
